@@ -1,0 +1,133 @@
+"""Settings read once from the environment, frozen for the life of the process.
+
+Every knob the app has lives here, so the rest of the code never reads ``os.environ`` itself and tests can build
+a ``Settings`` with exactly the values they need.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+ModelSource = Literal["hub", "tiny"]
+
+#: Default Hub id (or local folder) for every model role, overridable by the environment variable beside it.
+DEFAULT_MODEL_IDS: dict[str, tuple[str, str]] = {
+    "caption": ("FUSION_CAPTION_MODEL", "Salesforce/blip-image-captioning-base"),
+    "caption-large": ("FUSION_CAPTION_LARGE_MODEL", "Salesforce/blip-image-captioning-large"),
+    "vqa": ("FUSION_VQA_MODEL", "Salesforce/blip-vqa-base"),
+    "clip": ("FUSION_CLIP_MODEL", "openai/clip-vit-base-patch32"),
+    "clip-large": ("FUSION_CLIP_LARGE_MODEL", "openai/clip-vit-large-patch14"),
+    "sd15": ("FUSION_SD15_MODEL", "stable-diffusion-v1-5/stable-diffusion-v1-5"),
+    "sd-turbo": ("FUSION_TURBO_MODEL", "stabilityai/sd-turbo"),
+    "controlnet-canny": ("FUSION_CONTROLNET_MODEL", "lllyasviel/control_v11p_sd15_canny"),
+    "taesd": ("FUSION_TAESD_MODEL", "madebyollin/taesd"),
+    "safety-checker": ("FUSION_SAFETY_MODEL", "CompVis/stable-diffusion-safety-checker"),
+}
+
+DEVICES = ("auto", "cuda", "mps", "cpu")
+DTYPES = ("auto", "float16", "bfloat16", "float32")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about one running app."""
+
+    models: ModelSource = "hub"
+    model_ids: Mapping[str, str] = field(default_factory=lambda: {k: v for k, (_, v) in DEFAULT_MODEL_IDS.items()})
+    device: str = "auto"
+    dtype: str = "auto"
+    #: Model memory budget in bytes; ``None`` means a fraction of free accelerator memory (or of RAM on CPU).
+    memory_budget: int | None = None
+    budget_fraction: float = 0.8
+    #: Model keys loaded at start-up (always the defaults on ZeroGPU, which requires it).
+    preload: tuple[str, ...] = ()
+    #: Where tiny random-weight twins are written and reused.
+    tiny_dir: Path = Path.home() / ".cache" / "fusion" / "tiny"
+    #: Uploads whose long side exceeds this are downscaled (with a notice).
+    max_image_side: int = 2048
+    #: Decompression-bomb guard for Pillow, in pixels.
+    max_image_pixels: int = 64_000_000
+    max_file_size: str = "25mb"
+    queue_max_size: int = 32
+    cpu_concurrency: int = 4
+    server_name: str = "127.0.0.1"
+    server_port: int = 7860
+    on_spaces: bool = False
+    zero_gpu: bool = False
+    #: ``torch.compile`` the diffusion UNet on CUDA (never on ZeroGPU, which does not allow it).
+    compile_unet: bool = False
+
+    def model_id(self, role: str) -> str:
+        """The Hub id or local folder configured for a model role."""
+        try:
+            return self.model_ids[role]
+        except KeyError:
+            raise ValueError(f"Unknown model role {role!r}; known roles: {', '.join(self.model_ids)}") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _bytes(raw: str) -> int | None:
+    """Parse a size such as ``6GB``, ``512mb`` or ``1000000``; empty means automatic."""
+    text = raw.strip().lower().replace(" ", "")
+    if not text or text == "auto":
+        return None
+    units = {"tb": 1 << 40, "gb": 1 << 30, "mb": 1 << 20, "kb": 1 << 10, "b": 1}
+    for suffix, scale in units.items():
+        if text.endswith(suffix):
+            return int(float(text[: -len(suffix)]) * scale)
+    return int(float(text))
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, default).strip().lower() or default
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from environment variables (see README's configuration table)."""
+    env = os.environ if env is None else env
+    zero_gpu = env.get("SPACES_ZERO_GPU", "").lower() in {"1", "true"}
+    preload_raw = env.get("FUSION_PRELOAD", "")
+    preload = tuple(key.strip() for key in preload_raw.split(",") if key.strip())
+    model_ids = {role: env.get(var, "").strip() or default for role, (var, default) in DEFAULT_MODEL_IDS.items()}
+    tiny_default = Path(env.get("HF_HOME", Path.home() / ".cache" / "huggingface")).parent / "fusion" / "tiny"
+    return Settings(
+        models=_choice(env, "FUSION_MODELS", "hub", ("hub", "tiny")),  # type: ignore[arg-type]
+        model_ids=model_ids,
+        device=_choice(env, "FUSION_DEVICE", "auto", DEVICES),
+        dtype=_choice(env, "FUSION_DTYPE", "auto", DTYPES),
+        memory_budget=_bytes(env.get("FUSION_MEMORY_BUDGET", "")),
+        preload=preload,
+        tiny_dir=Path(env.get("FUSION_TINY_DIR", "").strip() or tiny_default),
+        max_image_side=_int(env, "FUSION_MAX_IMAGE_SIDE", 2048),
+        max_file_size=env.get("FUSION_MAX_FILE_SIZE", "25mb").strip() or "25mb",
+        queue_max_size=_int(env, "FUSION_QUEUE_SIZE", 32),
+        cpu_concurrency=_int(env, "FUSION_CPU_CONCURRENCY", 4),
+        server_name=env.get("GRADIO_SERVER_NAME", "0.0.0.0" if env.get("SYSTEM") == "spaces" else "127.0.0.1"),
+        server_port=_int(env, "GRADIO_SERVER_PORT", 7860),
+        on_spaces=env.get("SYSTEM") == "spaces" or "SPACE_ID" in env,
+        zero_gpu=zero_gpu,
+        compile_unet=env.get("FUSION_COMPILE", "").strip().lower() in {"1", "true"},
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return settings_from_env()

@@ -1,0 +1,77 @@
+"""What every panel shares: decoding uploads, turning our errors into ``gr.Error``, notices, the GPU queue id.
+
+Panels hand uploads to :func:`decode_upload` with ``preprocess=False`` on their events, because Gradio's own image
+preprocessing fails on a broken file with a bare "Error" before any of our code runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
+
+import gradio as gr
+
+from fusion import images
+from fusion.config import Settings
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Every event that runs a model on the GPU joins this one queue (hysts' Spaces do the same).
+GPU_CONCURRENCY_ID = "gpu"
+GPU_CONCURRENCY_LIMIT = 1
+
+TINY_BANNER = (
+    "**Smoke-test mode (`FUSION_MODELS=tiny`)**: every model here has tiny *random* weights, so captions, labels "
+    "and generated images are noise. Unset `FUSION_MODELS` to use the real models."
+)
+
+
+def user_error(message: str) -> gr.Error:
+    """A ``gr.Error`` whose text is escaped (Gradio renders it as HTML)."""
+    return gr.Error(html.escape(message))
+
+
+def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn our user-facing errors (``ValueError``, ``ModelLoadError``) into ``gr.Error`` for the browser and API.
+
+    Anything else is a bug: it is logged with its traceback and the user gets a short, honest message rather than
+    Gradio's bare "Error".
+    """
+    from fusion.cache import ModelLoadError
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ValueError, ModelLoadError) as error:
+            raise user_error(str(error)) from None
+        except Exception as error:
+            log.exception("Unexpected failure in %s", getattr(fn, "__name__", fn))
+            raise user_error(
+                f"Something went wrong inside the app ({type(error).__name__}). The request was not completed; "
+                "please try again, and report it if it happens again."
+            ) from None
+
+    return wrapper
+
+
+def decode_upload(upload: Any, settings: Settings, *, what: str = "image") -> images.DecodedImage:
+    """Decode a raw upload (FileData dict, path, PIL image or array) with the app's size limits."""
+    return images.load(upload, max_side=settings.max_image_side, max_pixels=settings.max_image_pixels, what=what)
+
+
+def notices_markdown(notices: Iterable[str]) -> str:
+    """Notices as a Markdown bullet list (escaped), or an empty string."""
+    return "\n".join(f"- {html.escape(notice)}" for notice in notices)
+
+
+def model_banner(settings: Settings) -> gr.Markdown:
+    """A visible warning in tiny mode; invisible otherwise."""
+    return gr.Markdown(TINY_BANNER, visible=settings.models == "tiny", elem_classes=["fusion-tiny-banner"])

@@ -1,0 +1,57 @@
+"""Shared fixtures: offline Hugging Face libraries, tiny random-weight models, a cache over them."""
+
+from __future__ import annotations
+
+import os
+
+# Must be set before any Hugging Face library is imported.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+from pathlib import Path
+
+import pytest
+
+from fusion.config import Settings
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of tiny twins per test session, built on first use."""
+    return tmp_path_factory.mktemp("tiny-models")
+
+
+@pytest.fixture(scope="session")
+def tiny_settings(tiny_dir: Path) -> Settings:
+    return Settings(models="tiny", tiny_dir=tiny_dir, device="cpu", memory_budget=2 << 30)
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tiny_settings: Settings):
+    """A model cache over the tiny twins, shared by the whole session (loads are counted per cache)."""
+    from fusion.cache import ModelCache
+
+    return ModelCache(tiny_settings)
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_settings: Settings, tiny_cache, tmp_path_factory: pytest.TempPathFactory):
+    """The whole app (every panel, tiny models) served on a free loopback port for this session."""
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio-temp"))
+    from app import build_demo, launch_options
+
+    demo = build_demo(tiny_settings, tiny_cache)
+    options = launch_options(tiny_settings) | {"server_port": None, "quiet": True, "prevent_thread_lock": True}
+    _app, url, _share = demo.launch(**options)
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url: str):
+    """A gradio_client over the running app, as an API user would connect."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
