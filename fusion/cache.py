@@ -1,0 +1,498 @@
+"""The only owner of model memory: lazy loads, one copy per model, a byte budget with LRU eviction.
+
+Task functions ask the cache for a model on every call (a hit is a dictionary lookup under a lock) and hold it
+with :meth:`ModelCache.use` while they compute, so eviction never pulls a model out from under a running call.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from functools import cache as memoise
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from fusion.config import DEFAULT_MODEL_IDS, Settings, get_settings
+from fusion.registry import REGISTRY, ModelSpec
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Held around every tiny build and ``from_pretrained`` in the process, whatever the cache. diffusers
+#: loads inside ``accelerate.init_empty_weights()``, which swaps ``torch.nn.Module.register_parameter``
+#: process-wide, and the libraries set torch's global default dtype while loading: two loads at once (or
+#: a load beside a tiny build) gave other threads' new modules meta-device weights and could leave the
+#: patch in place for good. Hits never wait for it; only loads of different keys queue behind each other.
+_LIBRARY_LOCK = threading.Lock()
+
+#: Advice shared by every message about weights that are not on this machine.
+GET_WEIGHTS_ADVICE = (
+    "Run `python -m fusion download` while online, or set FUSION_MODELS=tiny for random-weight smoke runs."
+)
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded or run; the message names it and says what to do."""
+
+
+@dataclass
+class _Entry:
+    model: Any = None
+    bytes: int = 0
+    loads: int = 0
+    hits: int = 0
+    evictions: int = 0
+    failures: int = 0
+    in_use: int = 0
+    pinned: bool = False
+    last_used: float = 0.0
+    load_seconds: float = 0.0
+    source: str = ""
+    #: Serialises loads of this one key; loads of different keys run in parallel.
+    load_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def resident(self) -> bool:
+        return self.model is not None
+
+
+@dataclass(frozen=True)
+class ModelStats:
+    """What ``/status`` reports for one model."""
+
+    key: str
+    title: str
+    source: str
+    resident: bool
+    pinned: bool
+    in_use: int
+    loads: int
+    hits: int
+    evictions: int
+    bytes: int
+    load_seconds: float
+    last_used: float
+    failures: int = 0
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    device: str
+    dtype: str
+    models_source: str
+    budget_bytes: int
+    used_bytes: int
+    models: tuple[ModelStats, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("FUSION_DEVICE=cuda but no CUDA GPU is visible; use FUSION_DEVICE=auto or cpu.")
+    return torch.device(name)
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """Half precision on accelerators, float32 on the CPU unless asked otherwise."""
+    if name == "auto":
+        return torch.float16 if device.type in {"cuda", "mps"} else torch.float32
+    return getattr(torch, name)
+
+
+def default_budget(device: torch.device, fraction: float, *, zero_gpu: bool = False) -> int:
+    """A fraction of free accelerator memory, or of available RAM on the CPU.
+
+    On ZeroGPU no GPU is attached at import time (``spaces`` fakes one and refuses CUDA calls such as
+    ``mem_get_info``), so the budget is a fraction of the card's total memory, which ``spaces`` does report.
+    """
+    if device.type == "cuda":
+        if zero_gpu:
+            return int(torch.cuda.get_device_properties(device).total_memory * fraction)
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * fraction)
+    import psutil
+
+    return int(psutil.virtual_memory().available * fraction)
+
+
+def module_bytes(model: Any) -> int:
+    """Bytes of parameters and buffers of every torch module reachable from a model, bundle or pipeline."""
+    modules: list[torch.nn.Module] = []
+    if isinstance(model, torch.nn.Module):
+        modules.append(model)
+    else:
+        parts = getattr(model, "components", None) or getattr(model, "__dict__", {})
+        modules.extend(part for part in parts.values() if isinstance(part, torch.nn.Module))
+    seen: set[int] = set()
+    total = 0
+    for module in modules:
+        for tensor in (*module.parameters(), *module.buffers()):
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def _is_oom(error: BaseException) -> bool:
+    """CUDA/MPS out-of-memory errors, and the CPU allocator's refusal."""
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+class ModelCache:
+    """Process-wide model cache; safe to call from Gradio's worker threads."""
+
+    def __init__(self, settings: Settings, *, registry: dict[str, ModelSpec] | None = None) -> None:
+        self.settings = settings
+        self.registry = REGISTRY if registry is None else registry
+        self.device = resolve_device(settings.device)
+        self.dtype = resolve_dtype(settings.dtype, self.device)
+        self.budget = settings.memory_budget or default_budget(
+            self.device, settings.budget_fraction, zero_gpu=settings.zero_gpu
+        )
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {key: _Entry() for key in self.registry}
+
+    # ----------------------------------------------------------------- lookups
+    def get(self, key: str) -> Any:
+        """The resident model for ``key``, loading it exactly once on first use."""
+        return self._acquire(key, hold=False)
+
+    @contextmanager
+    def use(self, *keys: str) -> Iterator[Any]:
+        """Hold models for the length of a call; yields one model, or a tuple for several keys.
+
+        Each model is marked in use in the same step that finds or loads it, so nothing evicts it in between;
+        if a later key fails to load, the models already held are released before the error propagates.
+        """
+        for key in keys:
+            self._entry(key)
+        models: list[Any] = []
+        held: list[_Entry] = []
+        try:
+            for key in keys:
+                models.append(self._acquire(key, hold=True))
+                held.append(self._entries[key])
+            yield models[0] if len(models) == 1 else tuple(models)
+        finally:
+            with self._lock:
+                now = time.monotonic()
+                for entry in held:
+                    entry.in_use -= 1
+                    entry.last_used = now
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """Run a model call; on out-of-memory free what is not in use, empty the CUDA cache and retry once."""
+        try:
+            return fn()
+        except Exception as error:
+            if not _is_oom(error):
+                raise
+        # Freed outside the ``except`` block: the traceback and the activations its frames hold are gone now.
+        log.warning("Out of memory during a model call; freeing unused models and retrying once")
+        self.evict_unused()
+        try:
+            return fn()
+        except Exception as error:
+            if not _is_oom(error):
+                raise
+            raise ModelLoadError(
+                f"The {self._memory_name()} ran out of memory even after freeing every model not in use. "
+                "Try a smaller size, fewer images or steps, or wait for other requests to finish."
+            ) from error
+
+    # ------------------------------------------------------------- management
+    def pin(self, key: str) -> None:
+        """Keep a model resident: eviction skips it (a key pinned before it loads is pinned once loaded)."""
+        entry = self._entry(key)
+        with self._lock:
+            entry.pinned = True
+
+    def unpin(self, key: str) -> None:
+        entry = self._entry(key)
+        with self._lock:
+            entry.pinned = False
+
+    def evict(self, key: str) -> bool:
+        """Drop a model if it is resident and not in use; returns whether it was dropped."""
+        entry = self._entry(key)
+        with self._lock:
+            dropped = self._drop(entry)
+        if dropped:
+            _release_memory()
+        return dropped
+
+    def evict_unused(self) -> int:
+        """Drop every resident model that is neither pinned nor in use; returns how many were dropped."""
+        with self._lock:
+            dropped = sum(self._drop(entry) for entry in self._entries.values() if not entry.pinned)
+        _release_memory()
+        return dropped
+
+    def used_bytes(self) -> int:
+        with self._lock:
+            return self._resident_bytes()
+
+    def stats(self) -> CacheStats:
+        with self._lock:
+            models = tuple(
+                ModelStats(
+                    key=key,
+                    title=self.registry[key].title,
+                    source=entry.source or self.source(key),
+                    resident=entry.resident,
+                    pinned=entry.pinned,
+                    in_use=entry.in_use,
+                    loads=entry.loads,
+                    hits=entry.hits,
+                    evictions=entry.evictions,
+                    bytes=entry.bytes,
+                    load_seconds=round(entry.load_seconds, 3),
+                    last_used=entry.last_used,
+                    failures=entry.failures,
+                )
+                for key, entry in self._entries.items()
+            )
+        return CacheStats(
+            device=str(self.device),
+            dtype=str(self.dtype).removeprefix("torch."),
+            models_source=self.settings.models,
+            budget_bytes=self.budget,
+            used_bytes=sum(model.bytes for model in models if model.resident),
+            models=models,
+        )
+
+    def source(self, key: str) -> str:
+        """Where a key loads from: the configured Hub id or folder, or its tiny twin's folder."""
+        if self.settings.models == "tiny":
+            return str(self.settings.tiny_dir / key)
+        return self.settings.model_id(key)
+
+    def preload(self, keys: tuple[str, ...]) -> None:
+        """Load models now and pin them (ZeroGPU wants them on CUDA at import time).
+
+        Each key is pinned before it loads, so loading the next one can never evict it. Every key is tried;
+        one :class:`ModelLoadError` then names all that failed (and are left unpinned).
+        """
+        failures: list[str] = []
+        for key in keys:
+            self.pin(key)
+            try:
+                self.get(key)
+            except ModelLoadError as error:
+                self.unpin(key)
+                failures.append(str(error))
+        if failures:
+            raise ModelLoadError(
+                f"Preloading failed for {len(failures)} of {len(keys)} models. " + " ".join(failures)
+            )
+
+    # --------------------------------------------------------------- internals
+    def _entry(self, key: str) -> _Entry:
+        entry = self._entries.get(key)
+        if entry is None:
+            raise ValueError(f"Unknown model {key!r}; known models: {', '.join(self._entries)}")
+        return entry
+
+    def _acquire(self, key: str, *, hold: bool) -> Any:
+        """Find or load a model; with ``hold`` it is marked in use under the same lock that found it."""
+        entry = self._entry(key)
+        with self._lock:
+            if entry.resident:
+                return self._hit(entry, hold)
+        with entry.load_lock:
+            with self._lock:
+                if entry.resident:
+                    return self._hit(entry, hold)
+            return self._load(key, entry, hold=hold)
+
+    @staticmethod
+    def _hit(entry: _Entry, hold: bool) -> Any:
+        """Count a hit (caller holds the lock)."""
+        entry.hits += 1
+        entry.last_used = time.monotonic()
+        entry.in_use += hold
+        return entry.model
+
+    def _load(self, key: str, entry: _Entry, *, hold: bool) -> Any:
+        """Load ``key`` (caller holds its load lock), keeping the budget before and after."""
+        spec = self.registry[key]
+        source = self.source(key)
+        with _LIBRARY_LOCK:
+            self._make_room(self._expected_bytes(spec), exclude=key)
+            try:
+                model, seconds = self._load_from_source(spec, source)
+            except ModelLoadError:
+                with self._lock:
+                    entry.failures += 1
+                raise
+            size = module_bytes(model)
+            with self._lock:
+                entry.model = model
+                entry.bytes = size
+                entry.loads += 1
+                entry.load_seconds = seconds
+                entry.last_used = time.monotonic()
+                entry.source = source
+                entry.in_use += hold
+            self._make_room(0, exclude=key)
+        log.info("Loaded %s from %s in %.2fs (%.1f MB)", key, source, seconds, size / 1e6)
+        return model
+
+    def _expected_bytes(self, spec: ModelSpec) -> int:
+        """Room to make before a Hub load: the registry's half-precision size, scaled to our dtype.
+
+        Tiny twins are a few megabytes: the check after the load keeps the budget for them.
+        """
+        if self.settings.models == "tiny":
+            return 0
+        return spec.expected_bytes * torch.empty((), dtype=self.dtype).element_size() // 2
+
+    def _load_from_source(self, spec: ModelSpec, source: str) -> tuple[Any, float]:
+        """Build the tiny twin if needed, then load; every failure becomes a :class:`ModelLoadError`."""
+        if self.settings.models == "tiny":
+            from fusion.tiny import ensure_tiny
+
+            try:
+                ensure_tiny(spec, Path(source))
+            except Exception as error:
+                raise ModelLoadError(
+                    f"Could not build the tiny stand-in for {spec.title} in {source!r} "
+                    f"({type(error).__name__}: {error}). This is a bug in fusion's tiny builders; unset "
+                    "FUSION_MODELS to use the real models."
+                ) from error
+        started = time.perf_counter()
+        try:
+            model = self._load_with_retry(spec, source)
+        except ModelLoadError:
+            raise
+        except Exception as error:
+            tiny = self.settings.models == "tiny"
+            raise ModelLoadError(_load_error_message(spec, source, error, tiny=tiny)) from error
+        return model, time.perf_counter() - started
+
+    def _load_with_retry(self, spec: ModelSpec, source: str) -> Any:
+        try:
+            return spec.loader(source, self.device, self.dtype)
+        except Exception as error:
+            if not _is_oom(error):
+                raise
+        log.warning("Out of memory loading %s; freeing unused models and retrying once", spec.key)
+        self.evict_unused()
+        try:
+            return spec.loader(source, self.device, self.dtype)
+        except Exception as error:
+            if not _is_oom(error):
+                raise
+            raise ModelLoadError(
+                f"Not enough {self._memory_name()} memory to load {spec.title}, even after freeing every "
+                "model not in use. Lower FUSION_MEMORY_BUDGET, unpin models, or use a bigger machine."
+            ) from error
+
+    def _make_room(self, incoming: int, *, exclude: str) -> None:
+        """Evict least-recently-used models, neither pinned nor in use, until ``incoming`` more bytes fit."""
+        dropped = False
+        with self._lock:
+            used = self._resident_bytes() + incoming
+            candidates = sorted(
+                (entry.last_used, key)
+                for key, entry in self._entries.items()
+                if entry.resident and not entry.pinned and entry.in_use == 0 and key != exclude
+            )
+            for _last_used, key in candidates:
+                if used <= self.budget:
+                    break
+                entry = self._entries[key]
+                used -= entry.bytes
+                dropped |= self._drop(entry)
+                log.info("Evicted %s to stay within the %.2f GB budget", key, self.budget / 1e9)
+        if dropped:
+            _release_memory()
+
+    def _resident_bytes(self) -> int:
+        """Bytes of resident models (caller holds the lock)."""
+        return sum(entry.bytes for entry in self._entries.values() if entry.resident)
+
+    def _drop(self, entry: _Entry) -> bool:
+        """Forget a model (caller holds the lock)."""
+        if not entry.resident or entry.in_use:
+            return False
+        entry.model = None
+        entry.bytes = 0
+        entry.evictions += 1
+        return True
+
+    def _memory_name(self) -> str:
+        return {"cuda": "GPU", "mps": "GPU"}.get(self.device.type, "CPU")
+
+
+def _release_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _model_variable(key: str) -> str:
+    """The environment variable that configures a model key."""
+    return DEFAULT_MODEL_IDS[key][0] if key in DEFAULT_MODEL_IDS else "its FUSION_*_MODEL variable"
+
+
+def _looks_like_path(source: str) -> bool:
+    """Hub ids are ``name`` or ``org/name``; anything else is meant as a folder."""
+    return Path(source).is_absolute() or source.startswith(("./", "../", "~")) or source.count("/") > 1
+
+
+def _load_error_message(spec: ModelSpec, source: str, error: Exception, *, tiny: bool = False) -> str:
+    """Name the model and tell the user what to do, by the kind of failure."""
+    from huggingface_hub import is_offline_mode
+
+    text = f"{type(error).__name__}: {error}"
+    lowered = text.lower()
+    variable = _model_variable(spec.key)
+    if tiny:
+        advice = f"its tiny stand-in is unreadable: delete the folder {source!r} so that it is rebuilt."
+    elif "Gated" in type(error).__name__ or "gated" in lowered or "401" in text:
+        advice = "the repository is gated or private: accept its licence on the Hub and set HF_TOKEN."
+    elif Path(source).expanduser().is_dir():
+        advice = (
+            f"the folder is not a complete `save_pretrained` copy of the model; point {variable} at one. "
+            + GET_WEIGHTS_ADVICE
+        )
+    elif _looks_like_path(source):
+        advice = f"there is no such folder; fix {variable}. " + GET_WEIGHTS_ADVICE
+    elif "RepositoryNotFound" in type(error).__name__ or "404" in text:
+        advice = f"there is no model {source!r} on the Hub: check {variable}."
+    elif isinstance(error, OSError) and error.errno == 28:
+        advice = "the disk is full: free space or point HF_HOME at a larger disk."
+    elif is_offline_mode() or "offline" in lowered or "connect" in lowered:
+        advice = (
+            "the weights are not in the local Hugging Face cache and the Hub cannot be reached. "
+            + GET_WEIGHTS_ADVICE
+        )
+    else:
+        advice = "see the server log for details. " + GET_WEIGHTS_ADVICE
+    return f"Could not load {spec.title} from {source!r}: {advice} ({text[:300]})"
+
+
+@memoise
+def get_cache() -> ModelCache:
+    """The one cache of this process, built from the environment's settings."""
+    return ModelCache(get_settings())

@@ -1,0 +1,210 @@
+"""Model keys -> how to load each one, its tiny twin, its size.
+
+Loaders are plain functions ``(source, device, dtype) -> model`` that call the libraries' own ``from_pretrained``
+with safetensors only and never ``trust_remote_code``. A source is a Hub id or a local folder; in tiny mode it is
+the folder that :mod:`fusion.tiny` wrote, so the tiny twins go through exactly the same code as the real models.
+Heavy libraries are imported inside the loaders: importing this module loads nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+GB = 1 << 30
+MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A transformers model with the processor that prepares its inputs."""
+
+    model: Any
+    processor: Any
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How one model key is loaded, built tiny, downloaded and sized."""
+
+    key: str
+    title: str
+    loader: Callable[[str, torch.device, torch.dtype], Any]
+    #: ``"module:function"`` writing the tiny twin into a folder; imported only in tiny mode.
+    tiny_builder: str
+    #: Size of the real weights in half precision, used to make room before a load.
+    expected_bytes: int
+    #: Files ``python -m fusion download`` fetches (``allow_patterns``).
+    hub_files: tuple[str, ...]
+    #: Whether the Hub repo publishes an ``fp16`` weight variant.
+    has_fp16_variant: bool = False
+
+    def build_tiny(self, folder: Path) -> None:
+        """Write this model's tiny random-weight twin into ``folder``."""
+        module_name, function_name = self.tiny_builder.split(":")
+        getattr(importlib.import_module(module_name), function_name)(folder)
+
+
+def _variant(source: str, dtype: torch.dtype, has_fp16_variant: bool) -> str | None:
+    import torch
+
+    return "fp16" if has_fp16_variant and dtype == torch.float16 and not Path(source).is_dir() else None
+
+
+def _load_transformers(model_class: str, processor_class: str) -> Callable[[str, Any, Any], ModelBundle]:
+    def load(source: str, device: torch.device, dtype: torch.dtype) -> ModelBundle:
+        import transformers
+
+        model = getattr(transformers, model_class).from_pretrained(source, dtype=dtype, use_safetensors=True)
+        processor = getattr(transformers, processor_class).from_pretrained(source)
+        return ModelBundle(model=model.to(device).eval(), processor=processor)
+
+    load.__name__ = f"load_{model_class}"
+    return load
+
+
+def _load_stable_diffusion(has_fp16_variant: bool) -> Callable[[str, Any, Any], Any]:
+    def load(source: str, device: torch.device, dtype: torch.dtype) -> Any:
+        from diffusers import StableDiffusionPipeline
+
+        pipe = StableDiffusionPipeline.from_pretrained(
+            source,
+            dtype=dtype,
+            use_safetensors=True,
+            variant=_variant(source, dtype, has_fp16_variant),
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+        pipe.set_progress_bar_config(disable=True)
+        return pipe.to(device)
+
+    return load
+
+
+def _load_diffusers_model(class_name: str, has_fp16_variant: bool) -> Callable[[str, Any, Any], Any]:
+    def load(source: str, device: torch.device, dtype: torch.dtype) -> Any:
+        import diffusers
+
+        model = getattr(diffusers, class_name).from_pretrained(
+            source, dtype=dtype, use_safetensors=True, variant=_variant(source, dtype, has_fp16_variant)
+        )
+        return model.to(device).eval()
+
+    load.__name__ = f"load_{class_name}"
+    return load
+
+
+def _load_safety_checker(source: str, device: torch.device, dtype: torch.dtype) -> ModelBundle:
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPImageProcessor
+
+    model = StableDiffusionSafetyChecker.from_pretrained(source, dtype=dtype, use_safetensors=True)
+    return ModelBundle(model=model.to(device).eval(), processor=CLIPImageProcessor.from_pretrained(source))
+
+
+_TRANSFORMERS_FILES = ("*.json", "*.txt", "*.safetensors")
+_PIPELINE_FILES = ("model_index.json", "*/*.json", "*/*.txt", "*/*.fp16.safetensors")
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.key: spec
+    for spec in (
+        ModelSpec(
+            "caption",
+            "BLIP captioning (base)",
+            _load_transformers("BlipForConditionalGeneration", "BlipProcessor"),
+            "fusion.tiny.blip:build_caption",
+            int(0.47 * GB),
+            _TRANSFORMERS_FILES,
+        ),
+        ModelSpec(
+            "caption-large",
+            "BLIP captioning (large)",
+            _load_transformers("BlipForConditionalGeneration", "BlipProcessor"),
+            "fusion.tiny.blip:build_caption",
+            int(0.94 * GB),
+            _TRANSFORMERS_FILES,
+        ),
+        ModelSpec(
+            "vqa",
+            "BLIP visual question answering",
+            _load_transformers("BlipForQuestionAnswering", "BlipProcessor"),
+            "fusion.tiny.blip:build_vqa",
+            int(0.77 * GB),
+            _TRANSFORMERS_FILES,
+        ),
+        ModelSpec(
+            "clip",
+            "CLIP ViT-B/32",
+            _load_transformers("CLIPModel", "CLIPProcessor"),
+            "fusion.tiny.clip:build_clip",
+            int(0.30 * GB),
+            _TRANSFORMERS_FILES,
+        ),
+        ModelSpec(
+            "clip-large",
+            "CLIP ViT-L/14",
+            _load_transformers("CLIPModel", "CLIPProcessor"),
+            "fusion.tiny.clip:build_clip",
+            int(0.86 * GB),
+            _TRANSFORMERS_FILES,
+        ),
+        ModelSpec(
+            "sd15",
+            "Stable Diffusion 1.5",
+            _load_stable_diffusion(has_fp16_variant=True),
+            "fusion.tiny.diffusion:build_stable_diffusion",
+            int(2.2 * GB),
+            _PIPELINE_FILES,
+            has_fp16_variant=True,
+        ),
+        ModelSpec(
+            "sd-turbo",
+            "SD-Turbo",
+            _load_stable_diffusion(has_fp16_variant=True),
+            "fusion.tiny.diffusion:build_stable_diffusion",
+            int(2.6 * GB),
+            _PIPELINE_FILES,
+            has_fp16_variant=True,
+        ),
+        ModelSpec(
+            "controlnet-canny",
+            "ControlNet Canny (SD 1.5)",
+            _load_diffusers_model("ControlNetModel", has_fp16_variant=True),
+            "fusion.tiny.diffusion:build_controlnet",
+            int(0.72 * GB),
+            ("*.json", "*.fp16.safetensors"),
+            has_fp16_variant=True,
+        ),
+        ModelSpec(
+            "taesd",
+            "Tiny autoencoder (previews)",
+            _load_diffusers_model("AutoencoderTiny", has_fp16_variant=False),
+            "fusion.tiny.diffusion:build_taesd",
+            5 * MB,
+            ("*.json", "diffusion_pytorch_model.safetensors"),
+        ),
+        ModelSpec(
+            "safety-checker",
+            "Safety checker",
+            _load_safety_checker,
+            "fusion.tiny.diffusion:build_safety_checker",
+            int(0.61 * GB),
+            ("*.json", "model.safetensors"),
+        ),
+    )
+}
+
+
+def get_spec(key: str) -> ModelSpec:
+    """The spec of a model key, or a ValueError that lists the known keys."""
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        raise ValueError(f"Unknown model {key!r}; known models: {', '.join(REGISTRY)}") from None
