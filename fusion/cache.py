@@ -232,7 +232,7 @@ class ModelCache:
             entry.pinned = False
 
     def evict(self, key: str) -> bool:
-        """Drop a model if it is resident and not in use; returns whether it was dropped."""
+        """Drop a model (pinned or not) if it is resident and not in use; returns whether it was dropped."""
         entry = self._entry(key)
         with self._lock:
             dropped = self._drop(entry)
@@ -364,7 +364,7 @@ class ModelCache:
         """
         if self.settings.models == "tiny":
             return 0
-        return spec.expected_bytes * torch.empty((), dtype=self.dtype).element_size() // 2
+        return spec.expected_bytes * self.dtype.itemsize // 2
 
     def _load_from_source(self, spec: ModelSpec, source: str) -> tuple[Any, float]:
         """Build the tiny twin if needed, then load; every failure becomes a :class:`ModelLoadError`."""

@@ -51,10 +51,9 @@ class ModelSpec:
         getattr(importlib.import_module(module_name), function_name)(folder)
 
 
-def _variant(source: str, dtype: torch.dtype, has_fp16_variant: bool) -> str | None:
-    import torch
-
-    return "fp16" if has_fp16_variant and dtype == torch.float16 and not Path(source).is_dir() else None
+def _variant(source: str, has_fp16_variant: bool) -> str | None:
+    """Hub repos with an fp16 variant load it at any dtype (diffusers upcasts), so one download serves CPU and GPU."""
+    return "fp16" if has_fp16_variant and not Path(source).is_dir() else None
 
 
 def _load_transformers(model_class: str, processor_class: str) -> Callable[[str, Any, Any], ModelBundle]:
@@ -77,7 +76,7 @@ def _load_stable_diffusion(has_fp16_variant: bool) -> Callable[[str, Any, Any], 
             source,
             dtype=dtype,
             use_safetensors=True,
-            variant=_variant(source, dtype, has_fp16_variant),
+            variant=_variant(source, has_fp16_variant),
             safety_checker=None,
             feature_extractor=None,
             requires_safety_checker=False,
@@ -93,7 +92,7 @@ def _load_diffusers_model(class_name: str, has_fp16_variant: bool) -> Callable[[
         import diffusers
 
         model = getattr(diffusers, class_name).from_pretrained(
-            source, dtype=dtype, use_safetensors=True, variant=_variant(source, dtype, has_fp16_variant)
+            source, dtype=dtype, use_safetensors=True, variant=_variant(source, has_fp16_variant)
         )
         return model.to(device).eval()
 
@@ -110,7 +109,12 @@ def _load_safety_checker(source: str, device: torch.device, dtype: torch.dtype) 
 
 
 _TRANSFORMERS_FILES = ("*.json", "*.txt", "*.safetensors")
-_PIPELINE_FILES = ("model_index.json", "*/*.json", "*/*.txt", "*/*.fp16.safetensors")
+_PIPELINE_FILES = (
+    "model_index.json",
+    "scheduler/*.json",
+    "tokenizer/*",
+    *(f"{part}/{pattern}" for part in ("text_encoder", "unet", "vae") for pattern in ("*.json", "*.fp16.safetensors")),
+)
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.key: spec
