@@ -150,9 +150,7 @@ def _normalise_array(array: np.ndarray, what: str) -> tuple[np.ndarray, list[str
             f"The {what} has shape {array.shape}; expected (height, width), (height, width, 3) or (height, width, 4)."
         )
     if array.shape[0] < 1 or array.shape[1] < 1:
-        raise ImageError(
-            f"The {what} has no pixels ({array.shape[1]}x{array.shape[0]}): upload a real picture."
-        )
+        raise ImageError(f"The {what} has no pixels ({array.shape[1]}x{array.shape[0]}): upload a real picture.")
     array = _to_uint8(array, notices)
     if array.ndim == 2:
         array = cv2.cvtColor(array, cv2.COLOR_GRAY2RGB)
@@ -182,16 +180,12 @@ def _to_uint8(array: np.ndarray, notices: list[str]) -> np.ndarray:
     raise ImageError(f"Pixels of type {array.dtype} are not supported: use 8- or 16-bit integers or floats.")
 
 
-def _limit_size(
-    pixels: np.ndarray, notices: list[str], text: Mapping[str, str], max_side: int
-) -> DecodedImage:
+def _limit_size(pixels: np.ndarray, notices: list[str], text: Mapping[str, str], max_side: int) -> DecodedImage:
     height, width = pixels.shape[:2]
     long_side = max(height, width)
     if long_side > max_side:
         scale = max_side / long_side
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-        notices.append(
-            f"Downscaled from {width}x{height} to {size[0]}x{size[1]} (the limit is {max_side} px)."
-        )
+        notices.append(f"Downscaled from {width}x{height} to {size[0]}x{size[1]} (the limit is {max_side} px).")
     return DecodedImage(pixels=pixels, original_size=(width, height), notices=tuple(notices), text=dict(text))

@@ -6,10 +6,12 @@ preprocessing fails on a broken file with a bare "Error" before any of our code 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
+import inspect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 import gradio as gr
@@ -33,33 +35,48 @@ TINY_BANNER = (
 
 def user_error(message: str) -> gr.Error:
     """A ``gr.Error`` whose text is escaped (Gradio renders it as HTML)."""
-    return gr.Error(html.escape(message))
+    return gr.Error(html.escape(message, quote=False))
 
 
 def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn our user-facing errors (``ValueError``, ``ModelLoadError``) into ``gr.Error`` for the browser and API.
 
     Anything else is a bug: it is logged with its traceback and the user gets a short, honest message rather than
-    Gradio's bare "Error".
+    Gradio's bare "Error". Generator functions (streaming events) are covered while they iterate.
     """
-    from fusion.cache import ModelLoadError
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            with _errors_reported(fn):
+                yield from fn(*args, **kwargs)
+
+        return generator_wrapper  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
+        with _errors_reported(fn):
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except (ValueError, ModelLoadError) as error:
-            raise user_error(str(error)) from None
-        except Exception as error:
-            log.exception("Unexpected failure in %s", getattr(fn, "__name__", fn))
-            raise user_error(
-                f"Something went wrong inside the app ({type(error).__name__}). The request was not completed; "
-                "please try again, and report it if it happens again."
-            ) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def _errors_reported(fn: Callable[..., Any]) -> Iterator[None]:
+    from fusion.cache import ModelLoadError
+
+    try:
+        yield
+    except gr.Error:
+        raise
+    except (ValueError, ModelLoadError) as error:
+        raise user_error(str(error)) from None
+    except Exception as error:
+        log.exception("Unexpected failure in %s", getattr(fn, "__name__", fn))
+        raise user_error(
+            f"Something went wrong inside the app ({type(error).__name__}). The request was not completed; "
+            "please try again, and report it if it happens again."
+        ) from None
 
 
 def decode_upload(upload: Any, settings: Settings, *, what: str = "image") -> images.DecodedImage:

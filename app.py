@@ -1,0 +1,74 @@
+"""fusion: classical image processing and multimodal models working together.
+
+The composition root, and the only module that sees both the UI and the models: settings -> cache -> panels ->
+Blocks -> launch. Importing it builds nothing and loads no model.
+"""
+
+from __future__ import annotations
+
+from fusion import gpu  # noqa: F401  (first: on ZeroGPU `spaces` must be imported before torch)
+
+# isort: split
+from typing import Any
+
+import gradio as gr
+
+from fusion.cache import ModelCache, get_cache
+from fusion.config import Settings, get_settings
+from fusion.ui import features as features_ui
+from fusion.ui import system as system_ui
+from fusion.ui.common import model_banner
+
+TITLE = "fusion: classical vision meets multimodal models"
+INTRO = (
+    "Classical features (OpenCV, scikit-image) and large multimodal models (CLIP, BLIP, Stable Diffusion) in one "
+    "place, feeding each other. Every panel is also an API endpoint: see *Use via API* at the bottom of the page."
+)
+
+
+def build_demo(settings: Settings | None = None, cache: ModelCache | None = None) -> gr.Blocks:
+    """Build the whole app: every panel wired to the one shared model cache."""
+    settings = settings or get_settings()
+    cache = cache or get_cache()
+    if settings.preload:
+        cache.preload(settings.preload)
+    with gr.Blocks(title="fusion") as demo:
+        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        model_banner(settings)
+        with gr.Tab("Classical features"):
+            features_ui.build(settings)
+        with gr.Tab("System"):
+            system_ui.build(
+                settings,
+                status_fn=lambda: cache.stats().to_dict(),
+                evict_fn=cache.evict,
+                evict_unused_fn=cache.evict_unused,
+                pin_fn=cache.pin,
+                unpin_fn=cache.unpin,
+                model_keys=list(cache.registry),
+            )
+    demo.queue(
+        api_open=False,
+        max_size=settings.queue_max_size,
+        default_concurrency_limit=settings.cpu_concurrency,
+    )
+    return demo
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """Launch settings that keep a public or local server tight (see README, Security)."""
+    return {
+        "server_name": settings.server_name,
+        "server_port": settings.server_port,
+        "max_file_size": settings.max_file_size,
+        "ssr_mode": False,
+        "enable_monitoring": False,
+        "run_history": False,
+        "show_error": False,
+        "theme": gr.themes.Soft(),
+    }
+
+
+if __name__ == "__main__":
+    current = get_settings()
+    build_demo(current).launch(**launch_options(current))

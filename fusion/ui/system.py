@@ -1,0 +1,118 @@
+"""The System view: what the shared model cache holds, and controls to evict and pin models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from fusion.config import Settings
+from fusion.ui.common import reports_errors
+
+COLUMNS = [
+    "model",
+    "key",
+    "resident",
+    "pinned",
+    "in use",
+    "loads",
+    "hits",
+    "evictions",
+    "MB",
+    "load s",
+    "source",
+]
+
+
+@dataclass(frozen=True)
+class SystemPanel:
+    refresh: gr.Button
+
+
+def status_rows(status: dict[str, Any]) -> list[list[Any]]:
+    """One table row per model from the ``/status`` JSON."""
+    return [
+        [
+            model["title"],
+            model["key"],
+            model["resident"],
+            model["pinned"],
+            model["in_use"],
+            model["loads"],
+            model["hits"],
+            model["evictions"],
+            round(model["bytes"] / 1e6, 1),
+            model["load_seconds"],
+            model["source"],
+        ]
+        for model in status["models"]
+    ]
+
+
+def summary_markdown(status: dict[str, Any]) -> str:
+    used, budget = status["used_bytes"] / 1e9, status["budget_bytes"] / 1e9
+    return (
+        f"**Device** `{status['device']}` · **dtype** `{status['dtype']}` · **models** `{status['models_source']}` · "
+        f"**memory** {used:.2f} GB of a {budget:.2f} GB budget"
+    )
+
+
+def build(
+    settings: Settings,
+    *,
+    status_fn: Callable[[], dict[str, Any]],
+    evict_fn: Callable[[str], bool],
+    evict_unused_fn: Callable[[], int],
+    pin_fn: Callable[[str], None],
+    unpin_fn: Callable[[str], None],
+    model_keys: Sequence[str],
+) -> SystemPanel:
+    """Lay out the System view; ``status`` is public, the controls are private helper events."""
+
+    def status() -> dict:
+        """Device, dtype, memory budget and use, and per-model cache statistics (loads, hits, evictions, bytes)."""
+        return status_fn()
+
+    def show() -> tuple[str, list[list[Any]], dict[str, Any]]:
+        current = status_fn()
+        return summary_markdown(current), status_rows(current), current
+
+    @reports_errors
+    def act(action: str, key: str | None) -> tuple[str, list[list[Any]], dict[str, Any]]:
+        if action == "evict unused":
+            evict_unused_fn()
+        elif not key:
+            raise ValueError("Pick a model first.")
+        elif action == "evict" and not evict_fn(key):
+            gr.Info(f"{key} is not resident or is in use right now; nothing was evicted.")
+        elif action == "pin":
+            pin_fn(key)
+        elif action == "unpin":
+            unpin_fn(key)
+        return show()
+
+    summary = gr.Markdown()
+    table = gr.Dataframe(headers=COLUMNS, label="Models", interactive=False, wrap=True)
+    with gr.Row():
+        key = gr.Dropdown(choices=list(model_keys), label="Model", scale=2)
+        evict = gr.Button("Evict")
+        pin = gr.Button("Pin")
+        unpin = gr.Button("Unpin")
+        evict_all = gr.Button("Evict all unused")
+        refresh = gr.Button("Refresh", variant="primary")
+    raw = gr.JSON(label="/status JSON", visible=False)
+
+    outputs = [summary, table, raw]
+    refresh.click(show, outputs=outputs, api_visibility="private", queue=False)
+    gr.Timer(5.0).tick(show, outputs=outputs, api_visibility="private", queue=False, show_progress="hidden")
+    gr.api(status, api_name="status")
+    for button, action in ((evict, "evict"), (pin, "pin"), (unpin, "unpin"), (evict_all, "evict unused")):
+        button.click(
+            lambda chosen, action=action: act(action, chosen),
+            inputs=key,
+            outputs=outputs,
+            api_visibility="private",
+        )
+    return SystemPanel(refresh=refresh)
