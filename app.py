@@ -9,12 +9,15 @@ from __future__ import annotations
 from fusion import gpu  # noqa: F401  (first: on ZeroGPU `spaces` must be imported before torch)
 
 # isort: split
+from functools import partial
 from typing import Any
 
 import gradio as gr
 
+from fusion import captioning
 from fusion.cache import ModelCache, get_cache
 from fusion.config import Settings, get_settings
+from fusion.ui import captioning as captioning_ui
 from fusion.ui import features as features_ui
 from fusion.ui import system as system_ui
 from fusion.ui.common import model_banner
@@ -37,6 +40,13 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
         model_banner(settings)
         with gr.Tab("Classical features"):
             features_ui.build(settings)
+        with gr.Tab("Captioning"):
+            captioning_ui.build(
+                settings,
+                caption_fn=partial(captioning.caption, cache=cache),
+                answer_fn=partial(captioning.answer, cache=cache),
+                suggest_labels_fn=captioning.suggest_labels,
+            )
         with gr.Tab("System"):
             system_ui.build(
                 settings,

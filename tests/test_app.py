@@ -108,3 +108,18 @@ def test_helper_events_are_hidden_from_the_api(client) -> None:
     endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert {"/features", "/status"} <= endpoints
     assert not any(name.startswith(("/lambda", "/_", "/show", "/act")) for name in endpoints)
+
+
+def test_each_request_decodes_its_image_once(client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fusion import images
+
+    calls: list[object] = []
+    real_load = images.load
+
+    def counting_load(*args, **kwargs):
+        calls.append(args[0])
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(images, "load", counting_load)
+    client.predict(image=handle_file(ASSETS / "rocket.png"), operation="HOG", api_name="/features")
+    assert len(calls) == 1

@@ -1,0 +1,344 @@
+"""BLIP captions (greedy, beam search, nucleus sampling; unconditional or after a text prefix) and BLIP VQA.
+
+Every model call is transformers' own ``generate`` on the bundle the cache holds; this module only validates
+the options, batches the images (one ``generate`` per batch) and decodes with the processor. Out-of-range
+numbers are clamped to :data:`CAPTION_BOUNDS` with a notice instead of failing, because sliders and API
+callers routinely send values a model cannot use (a prefix longer than anyone types, more candidates than
+beams, ...).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+from PIL import Image
+
+from fusion.images import load as load_image
+
+if TYPE_CHECKING:
+    from fusion.cache import ModelCache
+    from fusion.registry import ModelBundle
+
+ModelChoice = Literal["base", "large"]
+DecodingMode = Literal["greedy", "beam", "sampling"]
+ImageInput = np.ndarray | Image.Image
+
+#: Caption model choice -> registry key.
+CAPTION_MODEL_KEYS: dict[str, str] = {"base": "caption", "large": "caption-large"}
+VQA_MODEL_KEY = "vqa"
+DECODING_MODES: tuple[str, ...] = ("greedy", "beam", "sampling")
+#: Longer prefixes and questions are cut (with a notice): BLIP was trained on short texts and its decoder
+#: holds 512 positions, which the prefix and the new tokens share.
+MAX_PREFIX_CHARS = 300
+MAX_QUESTION_CHARS = 300
+MAX_SEED = 2**63 - 1
+
+#: Documented bounds of every numeric caption option: values outside are clamped to them with a notice.
+CAPTION_BOUNDS: dict[str, tuple[float, float]] = {
+    "num_beams": (1, 8),
+    "length_penalty": (-2.0, 2.0),
+    "top_p": (0.05, 1.0),
+    "temperature": (0.05, 2.0),
+    "min_new_tokens": (0, 100),
+    "max_new_tokens": (1, 100),
+    "repetition_penalty": (1.0, 3.0),
+    "no_repeat_ngram_size": (0, 10),
+    "num_candidates": (1, 8),
+    "batch_size": (1, 32),
+}
+ANSWER_BOUNDS: dict[str, tuple[float, float]] = {"max_new_tokens": (1, 30), "num_beams": (1, 8)}
+
+
+@dataclass(frozen=True)
+class CaptionOptions:
+    """How to caption. Options that a mode does not use (``top_p`` in beam search, ...) are ignored."""
+
+    model: ModelChoice = "base"
+    #: Text the caption must start with ("a photography of"); empty for an unconditional caption.
+    prefix: str = ""
+    mode: DecodingMode = "greedy"
+    num_beams: int = 3
+    length_penalty: float = 1.0
+    top_p: float = 0.9
+    temperature: float = 1.0
+    min_new_tokens: int = 0
+    max_new_tokens: int = 20
+    repetition_penalty: float = 1.0
+    #: 0 switches the n-gram ban off.
+    no_repeat_ngram_size: int = 0
+    #: Captions returned per image (beam search: the best beams; sampling: independent samples).
+    num_candidates: int = 1
+    #: Sampling seeds torch's generator once per call, so a call with the same images and options repeats.
+    seed: int = 0
+    #: Images per ``generate`` call when several images are captioned.
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class CaptionResult:
+    """``captions[i]`` holds image ``i``'s candidates, best first (beam search) or in sampling order."""
+
+    captions: tuple[tuple[str, ...], ...]
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    max_new_tokens: int = 10
+    num_beams: int = 1
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    answer: str
+    #: The question as it was asked of the model (stripped, possibly shortened).
+    question: str
+    notices: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------------------------------------ validation
+def _number(name: str, value: Any, integer: bool) -> float:
+    """A finite number, or a ValueError naming the option."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}.") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    return round(number) if integer else number
+
+
+def _clamp_fields(options: Any, bounds: dict[str, tuple[float, float]]) -> tuple[dict[str, Any], list[str]]:
+    """Clamp each bounded field of a dataclass; integer fields stay integers."""
+    types = {f.name: f.type for f in fields(options)}
+    changes: dict[str, Any] = {}
+    notices: list[str] = []
+    for name, (low, high) in bounds.items():
+        raw = getattr(options, name)
+        integer = types[name] in ("int", int)
+        value = _number(name, raw, integer)
+        clamped = min(max(value, low), high)
+        if integer:
+            clamped = int(clamped)
+        if clamped != value:
+            notices.append(f"{name} {raw} is outside {low:g}..{high:g}; used {clamped}.")
+        changes[name] = clamped
+    return changes, notices
+
+
+def _shorten(text: str, limit: int, what: str) -> tuple[str, list[str]]:
+    text = text.strip()
+    if len(text) <= limit:
+        return text, []
+    return text[:limit].rstrip(), [
+        f"The {what} was {len(text):,} characters; only the first {limit} were used."
+    ]
+
+
+def validate_caption_options(options: CaptionOptions) -> tuple[CaptionOptions, tuple[str, ...]]:
+    """Options a model can run, and a notice for every value that was changed to get there.
+
+    Unknown models or modes, non-numbers and impossible seeds are refused with a ValueError; everything else
+    is clamped to :data:`CAPTION_BOUNDS` or made consistent with the decoding mode.
+    """
+    if options.model not in CAPTION_MODEL_KEYS:
+        raise ValueError(
+            f"Unknown caption model {options.model!r}: choose one of {', '.join(CAPTION_MODEL_KEYS)}."
+        )
+    if options.mode not in DECODING_MODES:
+        raise ValueError(
+            f"Unknown decoding mode {options.mode!r}: choose one of {', '.join(DECODING_MODES)}."
+        )
+    if not isinstance(options.prefix, str):
+        raise ValueError(f"The prefix must be text, got {type(options.prefix).__name__}.")
+    seed = _number("seed", options.seed, integer=True)
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"The seed must be between 0 and {MAX_SEED}, got {options.seed}.")
+    changes, notices = _clamp_fields(options, CAPTION_BOUNDS)
+    changes["prefix"], prefix_notices = _shorten(options.prefix, MAX_PREFIX_CHARS, "prefix")
+    changes["seed"] = int(seed)
+    notices += prefix_notices
+    if changes["min_new_tokens"] > changes["max_new_tokens"]:
+        notices.append(f"min_new_tokens was above max_new_tokens; used {changes['max_new_tokens']} for both.")
+        changes["min_new_tokens"] = changes["max_new_tokens"]
+    if options.mode == "greedy" and changes["num_candidates"] > 1:
+        notices.append(
+            "Greedy decoding gives one caption per image; use beam search or sampling for several."
+        )
+        changes["num_candidates"] = 1
+    if options.mode == "beam":
+        if changes["num_beams"] < 2:
+            notices.append("Beam search needs at least 2 beams; used 2.")
+            changes["num_beams"] = 2
+        if changes["num_candidates"] > changes["num_beams"]:
+            notices.append(
+                f"Beam search returns at most one caption per beam; used {changes['num_beams']} candidates."
+            )
+            changes["num_candidates"] = changes["num_beams"]
+    return replace(options, **changes), tuple(notices)
+
+
+def generation_kwargs(options: CaptionOptions) -> dict[str, Any]:
+    """The ``generate`` keyword arguments of validated options (nucleus sampling switches top-k off)."""
+    kwargs: dict[str, Any] = {
+        "min_new_tokens": options.min_new_tokens,
+        "max_new_tokens": options.max_new_tokens,
+        "repetition_penalty": options.repetition_penalty,
+        "no_repeat_ngram_size": options.no_repeat_ngram_size,
+        "num_return_sequences": options.num_candidates,
+    }
+    if options.mode == "greedy":
+        kwargs.update(do_sample=False, num_beams=1)
+    elif options.mode == "beam":
+        kwargs.update(do_sample=False, num_beams=options.num_beams, length_penalty=options.length_penalty)
+    else:
+        kwargs.update(
+            do_sample=True, num_beams=1, top_p=options.top_p, temperature=options.temperature, top_k=0
+        )
+    return kwargs
+
+
+# -------------------------------------------------------------------------------------------------- captions
+def _as_pil(image: ImageInput) -> Image.Image:
+    """An RGB PIL image; anything but an already decoded RGB uint8 array goes through the one image decoder.
+
+    PIL rather than an array: the processor guesses an array's channel axis, and a 3x3 array looks CHW.
+    """
+    decoded = isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.shape[2:] == (3,)
+    return Image.fromarray(image if decoded else load_image(image).pixels)
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@contextmanager
+def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Seed torch for the block (``None``: leave it alone) and restore every generator state afterwards."""
+    if seed is None:
+        yield
+        return
+    accelerator = device.type if device.type != "cpu" else None
+    with torch.random.fork_rng(devices=None if accelerator else [], device_type=accelerator):
+        torch.manual_seed(seed)
+        yield
+
+
+def _inputs(bundle: ModelBundle, batch: Sequence[Image.Image], text: str | None) -> Any:
+    texts = None if text is None else [text] * len(batch)
+    inputs = bundle.processor(images=list(batch), text=texts, return_tensors="pt")
+    return inputs.to(bundle.model.device, dtype=bundle.model.dtype)
+
+
+def caption(
+    images: Sequence[ImageInput], options: CaptionOptions = CaptionOptions(), *, cache: ModelCache
+) -> CaptionResult:
+    """Caption every image (RGB uint8 arrays or PIL images) in batches of ``options.batch_size``."""
+    if not images:
+        raise ValueError("No image to caption: upload at least one picture.")
+    options, notices = validate_caption_options(options)
+    pictures = [_as_pil(image) for image in images]
+    kwargs = generation_kwargs(options)
+    prefix = options.prefix or None
+    seed = options.seed if options.mode == "sampling" else None
+    step = options.num_candidates
+    captions: list[tuple[str, ...]] = []
+    with (
+        cache.use(CAPTION_MODEL_KEYS[options.model]) as bundle,
+        _seeded(seed, bundle.model.device),
+        torch.inference_mode(),
+    ):
+        for batch in _batches(pictures, options.batch_size):
+            inputs = _inputs(bundle, batch, prefix)
+            ids = cache.run(lambda inputs=inputs: bundle.model.generate(**inputs, **kwargs))
+            texts = bundle.processor.batch_decode(ids, skip_special_tokens=True)
+            captions += [tuple(texts[i : i + step]) for i in range(0, len(texts), step)]
+    return CaptionResult(captions=tuple(captions), notices=notices)
+
+
+# ------------------------------------------------------------------------------------------------------- VQA
+def require_question(question: str | None) -> str:
+    """The question stripped, or a ValueError telling the user to type one (panels check before the GPU)."""
+    text = "" if question is None else str(question).strip()
+    if not text:
+        raise ValueError('Type a question about the image first, for example "What colour is the car?".')
+    return text
+
+
+def answer(
+    image: ImageInput, question: str, options: AnswerOptions = AnswerOptions(), *, cache: ModelCache
+) -> AnswerResult:
+    """Answer a question about an image with BLIP VQA (short answers: "yes", "2", "red")."""
+    question, notices = _shorten(require_question(question), MAX_QUESTION_CHARS, "question")
+    changes, clamp_notices = _clamp_fields(options, ANSWER_BOUNDS)
+    notices += clamp_notices
+    picture = _as_pil(image)
+    with cache.use(VQA_MODEL_KEY) as bundle, torch.inference_mode():
+        inputs = _inputs(bundle, [picture], question)
+        ids = cache.run(lambda: bundle.model.generate(**inputs, **changes))
+        text = bundle.processor.batch_decode(ids, skip_special_tokens=True)[0]
+    return AnswerResult(answer=text.strip(), question=question, notices=tuple(notices))
+
+
+# ---------------------------------------------------------------------------------------------------- labels
+#: Words that are never labels: articles, prepositions, pronouns, numbers, colours, sizes, common verbs and
+#: the framing words of prompted captions ("a photography of ...").
+_NOT_LABEL_WORDS = """
+    a an the of in on at with and or but to from by for near under over behind beside between into onto
+    through next front top bottom side middle back left right up down out off around above below across
+    along against is are was were be been being has have had do does did it its this that these those
+    there here their his her he she they them we you i my our your what which who whom how where when
+    while as so very too also just one two three four five six seven eight nine ten some several many much
+    lot lots group couple pair bunch few other another each every all both only black white red blue green
+    yellow orange purple pink brown gray grey dark light bright colorful colourful small large big little
+    huge tiny old young new tall long short wide full empty open closed photo photograph photography
+    picture image painting drawing view close closeup shot scene illustration background foreground
+    rendering render arafed araffe there's it's
+"""
+_NOT_LABELS = frozenset(_NOT_LABEL_WORDS.split())
+#: Nouns that end like verbs or adverbs.
+_NOUN_WORDS_IN_ING_OR_LY = """
+building ceiling clothing king ring wing thing string swing wedding sibling pudding icing topping railing
+lily fly jelly belly family butterfly
+"""
+_NOUNS_IN_ING_OR_LY = frozenset(_NOUN_WORDS_IN_ING_OR_LY.split())
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+def _singular(word: str) -> str:
+    """Regular English plurals -> singular (no dictionary: 'people' and 'mice' stay as they are)."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses", "zes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def suggest_labels(caption_text: str, *, max_labels: int = 8) -> str:
+    """Candidate class labels from a caption, comma-separated for the classification panel's labels box.
+
+    A heuristic, not a parser (no NLP model is downloaded): lower-case words minus a stop list of function
+    words, numbers, colours and sizes, minus verbs in -ing and adverbs in -ly, singularised and
+    deduplicated in order.
+    """
+    labels: list[str] = []
+    for word in _WORD.findall(caption_text.lower()):
+        verb_or_adverb = word.endswith(("ing", "ly")) and word not in _NOUNS_IN_ING_OR_LY
+        if word in _NOT_LABELS or len(word) < 3 or verb_or_adverb:
+            continue
+        label = _singular(word)
+        if label not in labels and label not in _NOT_LABELS:
+            labels.append(label)
+        if len(labels) == max_labels:
+            break
+    return ", ".join(labels)
