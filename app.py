@@ -16,8 +16,10 @@ import gradio as gr
 
 from fusion import captioning
 from fusion.cache import ModelCache, get_cache
+from fusion.classification import evaluation, hybrid, zeroshot
 from fusion.config import Settings, get_settings
 from fusion.ui import captioning as captioning_ui
+from fusion.ui import classification as classification_ui
 from fusion.ui import features as features_ui
 from fusion.ui import system as system_ui
 from fusion.ui.common import model_banner
@@ -46,6 +48,15 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
                 caption_fn=partial(captioning.caption, cache=cache),
                 answer_fn=partial(captioning.answer, cache=cache),
                 suggest_labels_fn=captioning.suggest_labels,
+            )
+        with gr.Tab("Classification"):
+            classification_ui.build(
+                settings,
+                classify_fn=partial(zeroshot.zero_shot, cache=cache),
+                explain_fn=partial(hybrid.explain, cache=cache),
+                zero_shot_head_fn=partial(hybrid.zero_shot_head, cache=cache),
+                train_fn=partial(hybrid.train_head, cache=cache),
+                ablation_fn=partial(evaluation.cross_validate, cache=cache),
             )
         with gr.Tab("System"):
             system_ui.build(

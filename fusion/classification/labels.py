@@ -1,0 +1,99 @@
+"""Turning what the user typed into candidate labels and prompt templates, with notices for every fix-up.
+
+One parser serves the browser, the API and the command line, so "cat, dog" means the same everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+#: Enough for ImageNet's 1,000 classes; beyond that a request is almost certainly a paste by mistake.
+MAX_LABELS = 1000
+#: CLIP reads at most 77 tokens per prompt; 100 characters leaves room for the template around the label.
+MAX_LABEL_LENGTH = 100
+MAX_TEMPLATES = 32
+MAX_TEMPLATE_LENGTH = 200
+
+#: A small subset of CLIP's ImageNet prompt ensemble (Radford et al., 2021, notebook "Prompt Engineering").
+DEFAULT_TEMPLATES = (
+    "a photo of a {}.",
+    "a blurry photo of a {}.",
+    "a close-up photo of a {}.",
+    "a photo of the large {}.",
+    "a photo of the small {}.",
+    "a drawing of a {}.",
+)
+PLACEHOLDER = "{}"
+_SEPARATORS = re.compile(r"[,\n\r]+")
+_SPACES = re.compile(r"\s+")
+
+
+def parse_labels(
+    text: str | Sequence[str] | None, *, max_labels: int = MAX_LABELS, max_length: int = MAX_LABEL_LENGTH
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split on commas and newlines, trim, drop empties and case-insensitive duplicates (first spelling wins).
+
+    A list is taken as already split (its items may contain commas). Labels longer than ``max_length``
+    characters are cut (with a notice); no labels at all, or more than ``max_labels``, is a ``ValueError``
+    that says what to type instead.
+    """
+    split = _SEPARATORS.split(text or "") if text is None or isinstance(text, str) else text
+    pieces = [_SPACES.sub(" ", str(piece)).strip() for piece in split]
+    pieces = [piece for piece in pieces if piece]
+    if not pieces:
+        raise ValueError(
+            "Type at least one label, separated by commas or new lines (for example: cat, dog, car)."
+        )
+    notices: list[str] = []
+    long_ones = [piece for piece in pieces if len(piece) > max_length]
+    if long_ones:
+        notices.append(
+            f"{len(long_ones)} label(s) longer than {max_length} characters were shortened "
+            f"(for example {long_ones[0][:40]!r}...)."
+        )
+        pieces = [piece[:max_length].rstrip() for piece in pieces]
+    labels: dict[str, str] = {}
+    duplicates: list[str] = []
+    for piece in pieces:
+        if piece.casefold() in labels:
+            duplicates.append(piece)
+        else:
+            labels[piece.casefold()] = piece
+    if duplicates:
+        shown = ", ".join(repr(label) for label in duplicates[:5])
+        notices.append(
+            f"Removed {len(duplicates)} duplicate label(s): {shown}{'...' if len(duplicates) > 5 else ''}"
+        )
+    if len(labels) > max_labels:
+        raise ValueError(
+            f"{len(labels)} labels were given; at most {max_labels} can be scored at once. "
+            "Remove some labels or split them over several requests."
+        )
+    return tuple(labels.values()), tuple(notices)
+
+
+def parse_templates(text: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """One template per line, each with exactly one ``{}`` where the label goes; empty means the defaults."""
+    lines = [_SPACES.sub(" ", line).strip() for line in (text or "").splitlines()]
+    lines = list(dict.fromkeys(line for line in lines if line))
+    if not lines:
+        return DEFAULT_TEMPLATES, ("No prompt templates were given: using the default ensemble.",)
+    for line in lines:
+        if line.count(PLACEHOLDER) != 1:
+            raise ValueError(
+                f"The prompt template {line[:60]!r} must contain exactly one {{}} where the label goes, "
+                "for example: a photo of a {}."
+            )
+        if len(line) > MAX_TEMPLATE_LENGTH:
+            raise ValueError(
+                f"Prompt templates are limited to {MAX_TEMPLATE_LENGTH} characters; shorten {line[:40]!r}..."
+            )
+    if len(lines) > MAX_TEMPLATES:
+        raise ValueError(f"{len(lines)} prompt templates were given; use at most {MAX_TEMPLATES}.")
+    return tuple(lines), ()
+
+
+def fill(template: str, label: str) -> str:
+    """The prompt for one label; ``str.replace`` so braces in a label or template are never interpreted."""
+    return template.replace(PLACEHOLDER, label)

@@ -1,0 +1,600 @@
+"""The classification panel: CLIP zero-shot over typed labels, a hybrid head taught by example, explanations.
+
+API endpoints:
+
+- ``classify`` (``image``, ``labels`` as one string; templates, mode, threshold, "none of these" and model are
+  optional): a JSON object label -> confidence over exactly the labels given (after trimming and removing
+  duplicates), in the order given, plus ``"none of these"`` only when asked for.
+- ``explain`` (``image``, ``labels``; optional templates and model): the hybrid head's label -> probability,
+  the contribution of each feature family to the top label, and the CLIP patch heatmap. API clients get the
+  zero-shot head; in the browser a head taught in this session (or loaded from a file) is used when its
+  labels match.
+
+Teaching (add examples, load a zip, train, cross-validate, load a head) depends on per-session state and is
+private. Model events return their API value plus a ``gr.State`` view that a private ``.then`` step displays.
+
+``app.py`` wires it with the task functions bound to the cache::
+
+    classification_ui.build(
+        settings,
+        classify_fn=partial(zeroshot.zero_shot, cache=cache),
+        explain_fn=partial(hybrid.explain, cache=cache),
+        zero_shot_head_fn=partial(hybrid.zero_shot_head, cache=cache),
+        train_fn=partial(hybrid.train_head, cache=cache),
+        ablation_fn=partial(evaluation.cross_validate, cache=cache),
+    )
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from fusion import images, plots
+from fusion.classification.datasets import LabelledImages, load_zip
+from fusion.classification.evaluation import TABLE_HEADERS, AblationResult
+from fusion.classification.head import DEFAULT_C, FAMILIES, MAX_WEIGHT, FeatureWeights, HybridHead
+from fusion.classification.hybrid import Explanation, HeadOptions, TrainResult
+from fusion.classification.labels import DEFAULT_TEMPLATES, parse_labels, parse_templates
+from fusion.classification.zeroshot import ZeroShotOptions, ZeroShotResult
+from fusion.config import Settings
+from fusion.features import PlotData
+from fusion.gpu import gpu_task
+from fusion.ui.common import (
+    GPU_CONCURRENCY_ID,
+    GPU_CONCURRENCY_LIMIT,
+    decode_upload,
+    notices_markdown,
+    reports_errors,
+)
+
+ClassifyFn = Callable[[np.ndarray, str, ZeroShotOptions], ZeroShotResult]
+ExplainFn = Callable[[np.ndarray, HybridHead], Explanation]
+ZeroShotHeadFn = Callable[[Sequence[str], HeadOptions], HybridHead]
+TrainFn = Callable[[LabelledImages, HeadOptions], TrainResult]
+AblationFn = Callable[[LabelledImages, HeadOptions], AblationResult]
+
+DEFAULT_TEMPLATE_TEXT = "\n".join(DEFAULT_TEMPLATES)
+MODEL_CHOICES = [("CLIP ViT-B/32", "clip"), ("CLIP ViT-L/14", "clip-large")]
+MODEL_KEYS = tuple(key for _title, key in MODEL_CHOICES)
+MODE_CHOICES = [
+    ("Softmax: which one is it?", "softmax"),
+    ("Independent: is each one present?", "independent"),
+]
+FAMILY_TITLES = {
+    "hog": "HOG",
+    "lbp": "LBP texture",
+    "color": "colour histogram",
+    "edges": "edges",
+    "clip": "CLIP",
+}
+#: Examples kept per session; they are stored downscaled (features use at most 224-256 px anyway).
+MAX_EXAMPLES = 300
+EXAMPLE_SIDE = 256
+PLOT_TOP = 20
+DEFAULTS = ZeroShotOptions()
+POSITIVE, NEGATIVE = "#3b7dd8", "#d8553b"
+
+
+@dataclass(frozen=True)
+class ClassificationPanel:
+    """Components other panels send images and labels to."""
+
+    image: gr.Image
+    labels: gr.Textbox
+    templates: gr.Textbox
+    scores: gr.Label
+    classify: gr.Button
+    notices: gr.Markdown
+
+
+# ------------------------------------------------------------------------------------------ option parsing
+def zero_shot_options(
+    templates: Any = None,
+    mode: Any = None,
+    threshold: Any = None,
+    include_none: Any = None,
+    model: Any = None,
+) -> tuple[ZeroShotOptions, tuple[str, ...]]:
+    """Options from raw widget or API values (``preprocess=False`` passes them as sent)."""
+    parsed, notices = parse_templates(None if templates is None else str(templates))
+    options = ZeroShotOptions(
+        templates=parsed,
+        mode=str(mode or DEFAULTS.mode),  # type: ignore[arg-type]
+        threshold=DEFAULTS.threshold if threshold is None else float(threshold),
+        include_none=bool(include_none),
+        model_key=_model_key(model),
+    )
+    return options, notices
+
+
+def _model_key(model: Any) -> str:
+    key = str(model or "clip")
+    if key not in MODEL_KEYS:
+        raise ValueError(f"Unknown CLIP model {key!r}; choose clip or clip-large.")
+    return key
+
+
+def head_options(
+    templates: Any, model: Any, weights: Sequence[Any], C: Any, zero_shot_prior: Any
+) -> HeadOptions:
+    parsed, _notices = parse_templates(None if templates is None else str(templates))
+    values = {family: float(value) for family, value in zip(FAMILIES, weights, strict=True)}
+    return HeadOptions(
+        weights=FeatureWeights(**values),
+        C=float(C),
+        zero_shot_prior=bool(zero_shot_prior),
+        templates=parsed,
+        model_key=_model_key(model),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- plots/views
+def score_plot(scores: dict[str, float], top: int, title: str) -> PlotData:
+    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:top]
+    return PlotData(
+        "bar",
+        title,
+        "label",
+        "score",
+        {"score": np.array([score for _label, score in ranked])},
+        x=np.array([_short(label) for label, _score in ranked]),
+    )
+
+
+def _short(label: str, limit: int = 30) -> str:
+    """A label short enough for a plot's axis."""
+    return label if len(label) <= limit else label[: limit - 3] + "..."
+
+
+def contribution_plot(contributions: dict[str, float], label: str) -> PlotData:
+    values = np.array(list(contributions.values()))
+    return PlotData(
+        "bar",
+        f"What pushed {label!r} above the average label",
+        "feature family",
+        "logit contribution",
+        {"contribution": values},
+        x=np.array([FAMILY_TITLES[family] for family in contributions]),
+        bar_colors=tuple(POSITIVE if value >= 0 else NEGATIVE for value in values),
+    )
+
+
+def _top(scores: dict[str, float], top_k: Any) -> dict[str, float]:
+    count = max(1, int(top_k or 5))
+    return dict(sorted(scores.items(), key=lambda item: item[1], reverse=True)[:count])
+
+
+def _show_scores(view: dict[str, Any] | None, top_k: Any) -> tuple[Any, Any, str]:
+    if not view:
+        return None, None, ""
+    scores = view["scores"]
+    figure = plots.render_plot(score_plot(scores, max(int(top_k or 5), 1), view["title"]))
+    notes = list(view["notices"])
+    if view.get("present") is not None:
+        present = ", ".join(view["present"]) or "none"
+        notes.insert(0, f"Present at threshold {view['threshold']:.2f}: {present}")
+    return _top(scores, top_k), figure, notices_markdown(notes)
+
+
+def _show_explanation(view: dict[str, Any] | None) -> tuple[Any, Any, str]:
+    if not view:
+        return None, None, ""
+    figure = plots.render_plot(contribution_plot(view["contributions"], view["top_label"]))
+    return _top(view["confidences"], 5), figure, notices_markdown(view["notices"])
+
+
+def _show_ablation(view: dict[str, Any] | None) -> tuple[Any, str]:
+    if not view:
+        return None, ""
+    return plots.render_plot(view["plot"]), notices_markdown(view["notices"])
+
+
+# ---------------------------------------------------------------------------------------------------- events
+def make_classify_event(settings: Settings, classify_fn: ClassifyFn) -> Callable[..., Any]:
+    @gpu_task(duration=20)
+    @reports_errors
+    def classify_on_gpu(pixels: np.ndarray, labels: str, options: ZeroShotOptions) -> ZeroShotResult:
+        return classify_fn(pixels, labels, options)
+
+    @reports_errors
+    def classify(
+        image: Any,
+        labels: str,
+        templates: str = DEFAULT_TEMPLATE_TEXT,
+        mode: str = DEFAULTS.mode,
+        threshold: float = DEFAULTS.threshold,
+        include_none: bool = DEFAULTS.include_none,
+        model: str = DEFAULTS.model_key,
+    ) -> tuple[dict[str, float], dict[str, Any]]:
+        """Zero-shot CLIP scores for one image: label -> confidence over exactly the labels given.
+
+        ``labels`` is one string, comma- or newline-separated. ``templates`` holds one prompt per line with
+        ``{}`` for the label (several are ensembled). ``mode`` "softmax" makes the scores sum to one;
+        "independent" scores each label against a neutral prompt, and ``threshold`` marks labels as present.
+        """
+        parse_labels(labels)  # fail fast on missing labels, before the image is decoded
+        options, template_notices = zero_shot_options(templates, mode, threshold, include_none, model)
+        decoded = decode_upload(image, settings)
+        result = classify_on_gpu(decoded.pixels, "" if labels is None else str(labels), options)
+        view = {
+            "scores": result.confidences(),
+            "title": "Zero-shot " + ("softmax" if result.mode == "softmax" else "independent") + " scores",
+            "present": list(result.present) if result.mode == "independent" else None,
+            "threshold": result.threshold,
+            "notices": [*decoded.notices, *template_notices, *result.notices],
+        }
+        return result.confidences(), view
+
+    return classify
+
+
+def make_explain_event(
+    settings: Settings, explain_fn: ExplainFn, zero_shot_head_fn: ZeroShotHeadFn
+) -> Callable[..., Any]:
+    @gpu_task(duration=30)
+    @reports_errors
+    def explain_on_gpu(
+        pixels: np.ndarray, head: HybridHead | None, labels: tuple[str, ...], options: HeadOptions
+    ) -> Explanation:
+        if head is None:
+            head = zero_shot_head_fn(labels, options)
+        return explain_fn(pixels, head)
+
+    @reports_errors
+    def explain(
+        image: Any,
+        labels: str,
+        templates: str = DEFAULT_TEMPLATE_TEXT,
+        model: str = DEFAULTS.model_key,
+        head: HybridHead | None = None,
+    ) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+        """Classify with the hybrid head and explain: label -> probability, each feature family's contribution
+        to the top label (logit units above the average label) and CLIP's patch heatmap for the top label."""
+        parsed, notices = parse_labels(labels)
+        notes = list(notices)
+        if head is not None and {label.casefold() for label in head.labels} != {
+            label.casefold() for label in parsed
+        }:
+            notes.append("The taught head knows other labels than those typed, so CLIP zero-shot was used.")
+            head = None
+        if len(parsed) < 2 and head is None:
+            raise ValueError("Type at least two labels to explain a choice between them.")
+        options = HeadOptions(
+            templates=parse_templates(None if templates is None else str(templates))[0],
+            model_key=_model_key(model),
+        )
+        decoded = decode_upload(image, settings)
+        result = explain_on_gpu(decoded.pixels, head, parsed, options)
+        value = {
+            "confidences": result.confidences,
+            "top_label": result.top_label,
+            "contributions": result.contributions,
+            "bias": result.bias,
+        }
+        view = {**value, "notices": [*decoded.notices, *notes, *result.notices]}
+        return value, result.heatmap, view
+
+    return explain
+
+
+def _examples_table(examples: list[tuple[str, np.ndarray]]) -> list[list[Any]]:
+    counts: dict[str, int] = {}
+    for label, _pixels in examples:
+        counts[label] = counts.get(label, 0) + 1
+    return [[label, count] for label, count in counts.items()]
+
+
+def _downscaled(pixels: np.ndarray) -> np.ndarray:
+    return images.load(pixels, max_side=EXAMPLE_SIDE).pixels
+
+
+def _merged_labels(labels_text: str | None, extra: Sequence[str]) -> tuple[str, ...]:
+    """The typed labels followed by any example labels not typed yet (case-insensitively)."""
+    try:
+        typed, _ = parse_labels(labels_text)
+    except ValueError:
+        typed = ()
+    known = {label.casefold() for label in typed}
+    return typed + tuple(dict.fromkeys(label for label in extra if label.casefold() not in known))
+
+
+def make_teach_events(
+    settings: Settings,
+) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """Add example files under a label, add an ImageFolder zip, and clear the examples (CPU only)."""
+
+    def _result(examples, labels_text, notices) -> tuple[Any, ...]:
+        labels = _merged_labels(labels_text, [label for label, _ in examples])
+        return (
+            examples,
+            _examples_table(examples),
+            ", ".join(labels),
+            gr.update(choices=list(labels)),
+            notices_markdown(notices),
+        )
+
+    @reports_errors
+    def add_examples(examples: list | None, label: Any, files: list | None, labels_text: str | None):
+        examples = list(examples or [])
+        label = " ".join(str(label or "").replace(",", " ").split())
+        if not label:
+            raise ValueError("Choose or type the label these example images show, then add them.")
+        if not files:
+            raise ValueError("Upload one or more example images for this label first.")
+        notices = []
+        before = len(examples)
+        for index, upload in enumerate(files):
+            if len(examples) >= MAX_EXAMPLES:
+                notices.append(f"Kept the first {MAX_EXAMPLES} examples; the rest were not added.")
+                break
+            try:
+                examples.append(
+                    (label, _downscaled(decode_upload(upload, settings, what=f"file {index + 1}").pixels))
+                )
+            except images.ImageError as error:
+                notices.append(f"Skipped file {index + 1}: {error}")
+        if len(examples) == before and len(examples) < MAX_EXAMPLES:
+            raise ValueError("None of the files could be read as an image:\n" + "\n".join(notices))
+        return _result(examples, labels_text, notices)
+
+    @reports_errors
+    def add_zip(examples: list | None, archive: Any, labels_text: str | None):
+        path = archive.get("path") if isinstance(archive, dict) else archive
+        if not path:
+            raise ValueError("Upload a .zip of folders named after the labels, each holding example images.")
+        dataset = load_zip(path, max_side=EXAMPLE_SIDE)
+        examples = list(examples or [])
+        room = MAX_EXAMPLES - len(examples)
+        notices = list(dataset.notices)
+        if len(dataset) > room:
+            notices.append(
+                f"Kept {max(room, 0)} of the {len(dataset)} images (at most {MAX_EXAMPLES} examples)."
+            )
+        for pixels, target in list(zip(dataset.images, dataset.targets, strict=True))[: max(room, 0)]:
+            examples.append((dataset.labels[target], pixels))
+        return _result(examples, labels_text, notices)
+
+    def clear_examples(labels_text: str | None):
+        return _result([], labels_text, [])
+
+    return add_examples, add_zip, clear_examples
+
+
+def examples_dataset(examples: Sequence[tuple[str, np.ndarray]], labels_text: str | None) -> LabelledImages:
+    """The session's examples as a labelled set over the typed labels plus any example labels."""
+    labels = _merged_labels(labels_text, [label for label, _ in examples])
+    if not labels:
+        raise ValueError("Type the labels to teach, separated by commas, then add examples of each.")
+    index = {label.casefold(): number for number, label in enumerate(labels)}
+    return LabelledImages(
+        tuple(pixels for _label, pixels in examples),
+        np.array([index[label.casefold()] for label, _ in examples], dtype=np.intp),
+        labels,
+    )
+
+
+def make_train_events(
+    settings: Settings, train_fn: TrainFn, ablation_fn: AblationFn
+) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    @gpu_task(duration=lambda dataset, options: min(300, 20 + len(dataset) // 5))
+    @reports_errors
+    def train_on_gpu(dataset: LabelledImages, options: HeadOptions) -> TrainResult:
+        return train_fn(dataset, options)
+
+    @gpu_task(duration=lambda dataset, options: min(300, 30 + len(dataset) // 2))
+    @reports_errors
+    def ablation_on_gpu(dataset: LabelledImages, options: HeadOptions) -> AblationResult:
+        return ablation_fn(dataset, options)
+
+    @reports_errors
+    def train(examples, labels_text, templates, model, hog, lbp, color, edges, clip, C, prior):
+        options = head_options(templates, model, (hog, lbp, color, edges, clip), C, prior)
+        result = train_on_gpu(examples_dataset(examples or [], labels_text), options)
+        path = Path(tempfile.mkdtemp(prefix="fusion-head-")) / "fusion-head.safetensors"
+        result.head.save(path)
+        accuracy = (
+            "" if np.isnan(result.train_accuracy) else f", {result.train_accuracy:.0%} right on its examples"
+        )
+        status = (
+            f"Trained on {result.head.examples} example(s) of {len(result.head.labels)} labels in "
+            f"{result.seconds:.2f} s{accuracy}. Explain now uses this head.\n\n"
+            + notices_markdown(result.notices)
+        )
+        return result.head, status, str(path)
+
+    @reports_errors
+    def ablation(examples, labels_text, templates, model, hog, lbp, color, edges, clip, C, prior):
+        options = head_options(templates, model, (hog, lbp, color, edges, clip), C, prior)
+        result = ablation_on_gpu(examples_dataset(examples or [], labels_text), options)
+        return result.table(), {"plot": result.plot(), "notices": list(result.notices)}
+
+    @reports_errors
+    def load_head(upload: Any) -> tuple[HybridHead, str]:
+        path = upload.get("path") if isinstance(upload, dict) else upload
+        if not path:
+            raise ValueError("Upload a .safetensors head saved by this app.")
+        head = HybridHead.load(path)
+        return (
+            head,
+            f"Loaded a head for {', '.join(head.labels)} ({head.examples} examples). Explain uses it.",
+        )
+
+    return train, ablation, load_head
+
+
+# ---------------------------------------------------------------------------------------------------- layout
+def _scoring_widgets() -> list[gr.components.Component]:
+    templates = gr.Textbox(
+        value=DEFAULT_TEMPLATE_TEXT,
+        lines=4,
+        label="Prompt templates (one per line, {} is the label)",
+        info="Several templates are averaged (prompt ensembling).",
+    )
+    mode = gr.Radio(MODE_CHOICES, value=DEFAULTS.mode, label="Scoring")
+    threshold = gr.Slider(0, 1, value=DEFAULTS.threshold, step=0.01, label="Threshold (independent scoring)")
+    include_none = gr.Checkbox(value=False, label='Add a "none of these" class (softmax scoring)')
+    model = gr.Radio(MODEL_CHOICES, value=DEFAULTS.model_key, label="Model")
+    return [templates, mode, threshold, include_none, model]
+
+
+def _weight_widgets() -> list[gr.components.Component]:
+    with gr.Row():
+        weights = [
+            gr.Slider(0, MAX_WEIGHT, value=1.0, step=0.1, label=f"{FAMILY_TITLES[family]} weight")
+            for family in FAMILIES
+        ]
+    with gr.Row():
+        C = gr.Slider(
+            0.1, 100, value=DEFAULT_C, step=0.1, label="C (higher = fits the examples more closely)"
+        )
+        prior = gr.Checkbox(value=True, label="Start from CLIP zero-shot (works with 0 examples)")
+    return [*weights, C, prior]
+
+
+def build(
+    settings: Settings,
+    *,
+    classify_fn: ClassifyFn,
+    explain_fn: ExplainFn,
+    zero_shot_head_fn: ZeroShotHeadFn,
+    train_fn: TrainFn,
+    ablation_fn: AblationFn,
+) -> ClassificationPanel:
+    """Lay out the panel and wire its events; call inside ``gr.Tab``/``gr.Blocks``."""
+    classify_event = make_classify_event(settings, classify_fn)
+    explain_event = make_explain_event(settings, explain_fn, zero_shot_head_fn)
+    add_examples, add_zip, clear_examples = make_teach_events(settings)
+    train_event, ablation_event, load_head = make_train_events(settings, train_fn, ablation_fn)
+    gpu_queue = {"concurrency_id": GPU_CONCURRENCY_ID, "concurrency_limit": GPU_CONCURRENCY_LIMIT}
+    cpu_queue = {"concurrency_limit": settings.cpu_concurrency}
+    view_step = {"api_visibility": "private", "concurrency_limit": None}
+
+    with gr.Row():
+        with gr.Column():
+            image = gr.Image(type="filepath", label="Image", sources=["upload", "clipboard"])
+            labels = gr.Textbox(
+                label="Labels",
+                placeholder="cat, dog, car",
+                lines=2,
+                info="Separate labels with commas or new lines.",
+            )
+            with gr.Accordion("Prompts and scoring", open=False):
+                templates, mode, threshold, include_none, model = _scoring_widgets()
+                top_k = gr.Slider(1, 50, value=5, step=1, label="Show the top k labels")
+            classify_button = gr.Button("Classify", variant="primary")
+        with gr.Column():
+            scores = gr.Label(label="Zero-shot scores")
+            score_figure = gr.Plot(label="Scores")
+            notices = gr.Markdown()
+    with gr.Accordion("Explain with the hybrid head", open=False):
+        explain_button = gr.Button("Explain")
+        with gr.Row():
+            heatmap = gr.Image(
+                label="CLIP patch similarity to the top label", format="png", interactive=False
+            )
+            with gr.Column():
+                head_scores = gr.Label(label="Hybrid head")
+                contribution_figure = gr.Plot(label="Feature family contributions")
+        explain_notices = gr.Markdown()
+    with gr.Accordion("Teach by example", open=False):
+        gr.Markdown(
+            "Add a few images per label (or a zip of folders named after the labels), then train: the head "
+            "starts from CLIP zero-shot and combines it with HOG, LBP, colour and edge features."
+        )
+        with gr.Row():
+            with gr.Column():
+                example_label = gr.Dropdown(choices=[], allow_custom_value=True, label="These images show")
+                example_files = gr.File(file_count="multiple", file_types=["image"], label="Example images")
+                add_button = gr.Button("Add examples")
+            with gr.Column():
+                example_zip = gr.File(
+                    file_types=[".zip"], label="...or an ImageFolder zip (<label>/<images>)"
+                )
+                examples_table = gr.Dataframe(
+                    headers=["label", "examples"], label="Examples", interactive=False
+                )
+                clear_button = gr.Button("Clear examples")
+        training = _weight_widgets()
+        with gr.Row():
+            train_button = gr.Button("Train head", variant="primary")
+            ablation_button = gr.Button("Cross-validate heads")
+        train_status = gr.Markdown()
+        with gr.Row():
+            head_file = gr.File(label="Trained head (.safetensors)", interactive=False)
+            head_upload = gr.File(file_types=[".safetensors"], label="Load a head")
+        ablation_table = gr.Dataframe(headers=TABLE_HEADERS, label="Held-out accuracy", interactive=False)
+        ablation_figure = gr.Plot(label="Ablation")
+        ablation_notices = gr.Markdown()
+
+    classify_result = gr.JSON(visible=False, label="Scores (API value)")
+    explain_result = gr.JSON(visible=False, label="Explanation (API value)")
+    classify_view, explain_view, ablation_view = gr.State(), gr.State(), gr.State()
+    examples, head = gr.State([]), gr.State()
+
+    classify_button.click(
+        classify_event,
+        [image, labels, templates, mode, threshold, include_none, model],
+        [classify_result, classify_view],
+        api_name="classify",
+        preprocess=False,
+        **gpu_queue,
+    ).then(_show_scores, [classify_view, top_k], [scores, score_figure, notices], **view_step)
+    top_k.change(_show_scores, [classify_view, top_k], [scores, score_figure, notices], **view_step)
+    explain_button.click(
+        explain_event,
+        [image, labels, templates, model, head],
+        [explain_result, heatmap, explain_view],
+        api_name="explain",
+        preprocess=False,
+        **gpu_queue,
+    ).then(_show_explanation, explain_view, [head_scores, contribution_figure, explain_notices], **view_step)
+
+    teach_outputs = [examples, examples_table, labels, example_label, train_status]
+    add_button.click(
+        add_examples,
+        [examples, example_label, example_files, labels],
+        teach_outputs,
+        api_visibility="private",
+        preprocess=False,
+        **cpu_queue,
+    ).then(lambda: None, None, example_files, **view_step)
+    example_zip.upload(
+        add_zip,
+        [examples, example_zip, labels],
+        teach_outputs,
+        api_visibility="private",
+        preprocess=False,
+        **cpu_queue,
+    )
+    clear_button.click(clear_examples, labels, teach_outputs, api_visibility="private", **cpu_queue)
+    labels.blur(
+        lambda text, rows: gr.update(choices=list(_merged_labels(text, [row[0] for row in rows or []]))),
+        [labels, examples],
+        example_label,
+        **view_step,
+    )
+    train_inputs = [examples, labels, templates, model, *training]
+    train_button.click(
+        train_event, train_inputs, [head, train_status, head_file], api_visibility="private", **gpu_queue
+    )
+    ablation_button.click(
+        ablation_event, train_inputs, [ablation_table, ablation_view], api_visibility="private", **gpu_queue
+    ).then(_show_ablation, ablation_view, [ablation_figure, ablation_notices], **view_step)
+    head_upload.upload(
+        load_head, head_upload, [head, train_status], api_visibility="private", preprocess=False, **cpu_queue
+    )
+    return ClassificationPanel(
+        image=image,
+        labels=labels,
+        templates=templates,
+        scores=scores,
+        classify=classify_button,
+        notices=notices,
+    )
