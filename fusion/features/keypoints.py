@@ -1,0 +1,126 @@
+"""Keypoint and corner detectors, drawn over the image with their counts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from fusion.features.core import FeatureResult, image_operation, to_gray
+
+FAST_TYPES = {
+    "9/16": cv2.FAST_FEATURE_DETECTOR_TYPE_9_16,
+    "7/12": cv2.FAST_FEATURE_DETECTOR_TYPE_7_12,
+    "5/8": cv2.FAST_FEATURE_DETECTOR_TYPE_5_8,
+}
+KEYPOINT_COLOUR = (0, 255, 0)
+CORNER_COLOUR = (255, 0, 0)
+
+
+def orb_detector(
+    shape: tuple[int, ...],
+    n_features: int,
+    scale_factor: float = 1.2,
+    n_levels: int = 8,
+    fast_threshold: int = 20,
+) -> cv2.ORB:
+    """An ORB detector, after checking its pyramid's smallest level is at least one pixel on each side."""
+    # OpenCV rounds the last level's size half-to-even, so it must exceed half a pixel.
+    needed = math.floor(0.5 * scale_factor ** (n_levels - 1)) + 1
+    if min(shape[:2]) < needed:
+        raise ValueError(
+            f"ORB with {n_levels} pyramid levels at scale {scale_factor:g} needs images of at least "
+            f"{needed} pixels on each side, got {shape[1]}x{shape[0]}; use a larger image or fewer levels."
+        )
+    return cv2.ORB_create(n_features, scale_factor, n_levels, fastThreshold=fast_threshold)
+
+
+def draw_keypoints(image: np.ndarray, keypoints: Sequence[cv2.KeyPoint], *, rich: bool) -> np.ndarray:
+    """Rich drawing shows each keypoint's scale (circle) and orientation (radius line)."""
+    flags = cv2.DRAW_MATCHES_FLAGS_DRAW_RICH_KEYPOINTS if rich else cv2.DRAW_MATCHES_FLAGS_DEFAULT
+    colour = KEYPOINT_COLOUR if rich else CORNER_COLOUR
+    return cv2.drawKeypoints(image, keypoints, None, colour, flags)
+
+
+def _scale_space_result(image: np.ndarray, keypoints: Sequence[cv2.KeyPoint]) -> FeatureResult:
+    sizes = [keypoint.size for keypoint in keypoints]
+    stats = {"keypoints": len(keypoints), "mean_size": round(float(np.mean(sizes)), 3) if sizes else 0.0}
+    return FeatureResult(draw_keypoints(image, keypoints, rich=True), stats)
+
+
+def _corner_result(image: np.ndarray, points: np.ndarray) -> FeatureResult:
+    """Draw (N, 2) float32 x/y corner positions as small circles."""
+    keypoints = cv2.KeyPoint_convert(points) if len(points) else ()
+    return FeatureResult(draw_keypoints(image, keypoints, rich=False), {"corners": len(points)})
+
+
+@image_operation
+def orb_keypoints(
+    image: np.ndarray,
+    *,
+    n_features: int = 500,
+    scale_factor: float = 1.2,
+    n_levels: int = 8,
+    fast_threshold: int = 20,
+) -> FeatureResult:
+    """ORB: oriented FAST keypoints on an image pyramid (binary BRIEF descriptors)."""
+    detector = orb_detector(image.shape, n_features, scale_factor, n_levels, fast_threshold)
+    return _scale_space_result(image, detector.detect(to_gray(image), None))
+
+
+@image_operation
+def sift_keypoints(
+    image: np.ndarray,
+    *,
+    n_features: int = 500,
+    contrast_threshold: float = 0.04,
+    edge_threshold: float = 10.0,
+    n_octave_layers: int = 3,
+) -> FeatureResult:
+    """SIFT: difference-of-Gaussians blobs with scale and dominant orientation (0 features = all)."""
+    detector = cv2.SIFT_create(n_features, n_octave_layers, contrast_threshold, edge_threshold)
+    return _scale_space_result(image, detector.detect(to_gray(image), None))
+
+
+@image_operation
+def fast_corners(
+    image: np.ndarray, *, threshold: int = 20, nonmax_suppression: bool = True, neighbourhood: str = "9/16"
+) -> FeatureResult:
+    """FAST segment-test corners: a pixel brighter/darker than n contiguous circle pixels."""
+    detector = cv2.FastFeatureDetector_create(threshold, nonmax_suppression, FAST_TYPES[neighbourhood])
+    keypoints = detector.detect(to_gray(image), None)
+    return FeatureResult(draw_keypoints(image, keypoints, rich=False), {"keypoints": len(keypoints)})
+
+
+@image_operation
+def shi_tomasi_corners(
+    image: np.ndarray,
+    *,
+    max_corners: int = 500,
+    quality_level: float = 0.01,
+    min_distance: float = 10.0,
+    block_size: int = 3,
+) -> FeatureResult:
+    """Shi-Tomasi "good features to track": strongest minimum-eigenvalue corners, spaced apart."""
+    corners = cv2.goodFeaturesToTrack(
+        to_gray(image), max_corners, quality_level, min_distance, blockSize=block_size
+    )
+    return _corner_result(image, np.empty((0, 2), np.float32) if corners is None else corners.reshape(-1, 2))
+
+
+def harris_points(response: np.ndarray, threshold: float) -> np.ndarray:
+    """x/y of 3x3 local maxima of the Harris response above `threshold` x its maximum."""
+    peak = cv2.minMaxLoc(response)[1]
+    maxima = (response == cv2.dilate(response, None)) & (response > threshold * peak)
+    return np.argwhere(maxima)[:, ::-1].astype(np.float32)
+
+
+@image_operation
+def harris_corners(
+    image: np.ndarray, *, block_size: int = 2, ksize: int = 3, k: float = 0.04, threshold: float = 0.01
+) -> FeatureResult:
+    """Harris corners: local maxima of det(M) - k·trace(M)² above a fraction of the strongest one."""
+    response = cv2.cornerHarris(to_gray(image), block_size, ksize, k)
+    return _corner_result(image, harris_points(response, threshold))
