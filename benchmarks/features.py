@@ -330,6 +330,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="cpu",
         help="process CPU time (steady on a machine shared with other jobs) or wall time",
     )
+    parser.add_argument(
+        "--api",
+        action="store_true",
+        help="also time the /features round trip against a minimal Gradio app (benchmarks/features_api.py)",
+    )
+    parser.add_argument("--api-repeats", type=int, default=15, help="round trips per row for --api")
     args = parser.parse_args(argv)
     rows = measure_library(args.sizes, args.repeats, args.budget, CLOCKS[args.clock])
     print(format_table(rows))
@@ -337,6 +343,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = ": " + ", ".join(row.operation for row in failed) if failed else ""
     rule = f"bare ≥ {FLAG_MIN_BARE_MS:g} ms at {FLAG_SIZE}² and ratio > {FLAG_MAX_RATIO:g}"
     print(f"\n{len(failed)} flagged ({rule}){names}.")
+    if args.api:
+        from benchmarks.features_api import GOAL, format_api_table, measure_api
+
+        api_rows = measure_api([size for size in args.sizes if size <= 1024], args.api_repeats)
+        print("\nAPI round trip (median ms, loopback, gradio_client):\n")
+        print(format_api_table(api_rows))
+        failed += [row for row in api_rows if row.ratio > GOAL]
     return 1 if failed else 0
 
 

@@ -40,6 +40,7 @@ def tiny_cache(tiny_settings: Settings):
 def app_url(tiny_settings: Settings, tiny_cache, tmp_path_factory: pytest.TempPathFactory):
     """The whole app (every panel, tiny models) served on a free loopback port for this session."""
     os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio-temp"))
+    os.environ["GRADIO_EXAMPLES_CACHE"] = str(tmp_path_factory.mktemp("gradio-examples"))
     from app import build_demo, launch_options
 
     demo = build_demo(tiny_settings, tiny_cache)

@@ -37,6 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "FUSION_TINY_DIR": str(tmp_path_factory.mktemp("browser-tiny")),
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("browser-gradio")),
+        "GRADIO_EXAMPLES_CACHE": str(tmp_path_factory.mktemp("browser-examples")),
         "HF_HUB_OFFLINE": "1",
     }
     log = (tmp_path_factory.mktemp("browser-log") / "app.log").open("w")
