@@ -17,6 +17,19 @@ import pytest
 from fusion.config import Settings
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The tiny models gain nothing from intra-op threads, and on a busy 2-core machine two OpenMP threads
+    spin-wait against each other (runs got about 20x slower). Comparisons with the libraries run under the same
+    setting, so equality tests are unaffected."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One folder of tiny twins per test session, built on first use."""

@@ -22,16 +22,6 @@ from fusion.ui import captioning as panel_module
 PREFIX = "a photography of"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """The tiny models gain nothing from intra-op threads, and on a busy 2-core machine their spin-waiting
-    made each caption many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def pictures() -> list[Image.Image]:
     """Five noise pictures of different sizes (the processor resizes them all)."""
