@@ -11,6 +11,7 @@ COMMANDS = {
         "fusion.evaluate",
         "held-out accuracy of every classification head on an ImageFolder dataset",
     ),
+    "batch": ("fusion.batch", "run panels' tasks over a folder, glob or Parquet file"),
 }
 
 
