@@ -29,6 +29,9 @@ DEFAULT_MODEL_IDS: dict[str, tuple[str, str]] = {
     "safety-checker": ("FUSION_SAFETY_MODEL", "CompVis/stable-diffusion-safety-checker"),
 }
 
+#: What ZeroGPU loads onto the GPU at start-up (it requires models placed there at import), unless FUSION_PRELOAD says.
+ZERO_GPU_PRELOAD = ("caption", "vqa", "clip", "sd15", "sd-turbo", "controlnet-canny", "taesd", "safety-checker")
+
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 
@@ -105,6 +108,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     zero_gpu = env.get("SPACES_ZERO_GPU", "").lower() in {"1", "true"}
     preload_raw = env.get("FUSION_PRELOAD", "")
     preload = tuple(key.strip() for key in preload_raw.split(",") if key.strip())
+    if zero_gpu and not preload_raw.strip():
+        preload = ZERO_GPU_PRELOAD
     model_ids = {role: env.get(var, "").strip() or default for role, (var, default) in DEFAULT_MODEL_IDS.items()}
     tiny_default = Path(env.get("HF_HOME", Path.home() / ".cache" / "huggingface")).parent / "fusion" / "tiny"
     return Settings(
