@@ -62,8 +62,8 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
                     train_fn=partial(hybrid.train_head, cache=cache),
                     ablation_fn=partial(evaluation.cross_validate, cache=cache),
                 )
-            with gr.Tab("System", id="system"):
-                system_ui.build(
+            with gr.Tab("System", id="system") as system_tab:
+                system = system_ui.build(
                     settings,
                     status_fn=lambda: cache.stats().to_dict(),
                     evict_fn=cache.evict,
@@ -73,6 +73,8 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
                     model_keys=list(cache.registry),
                 )
         send_between_panels(tabs, captioner, generator, classifier)
+        for trigger in (demo.load, system_tab.select):
+            trigger(system.show, outputs=list(system.outputs), api_visibility="private", queue=False)
     demo.queue(
         api_open=False,
         max_size=settings.queue_max_size,

@@ -29,6 +29,9 @@ COLUMNS = [
 @dataclass(frozen=True)
 class SystemPanel:
     refresh: gr.Button
+    #: Fills the view; app.py also runs it when a page loads.
+    show: Callable[[], tuple[str, list[list[Any]], dict[str, Any]]]
+    outputs: tuple[gr.components.Component, ...]
 
 
 def status_rows(status: dict[str, Any]) -> list[list[Any]]:
@@ -115,4 +118,4 @@ def build(
             outputs=outputs,
             api_visibility="private",
         )
-    return SystemPanel(refresh=refresh)
+    return SystemPanel(refresh=refresh, show=show, outputs=tuple(outputs))
