@@ -64,6 +64,8 @@ class Settings:
     zero_gpu: bool = False
     #: ``torch.compile`` the diffusion UNet on CUDA (never on ZeroGPU, which does not allow it).
     compile_unet: bool = False
+    #: Also serve the public endpoints as MCP tools for language-model agents (``gradio[mcp]``).
+    mcp_server: bool = False
 
     def model_id(self, role: str) -> str:
         """The Hub id or local folder configured for a model role."""
@@ -129,6 +131,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         on_spaces=env.get("SYSTEM") == "spaces" or "SPACE_ID" in env,
         zero_gpu=zero_gpu,
         compile_unet=env.get("FUSION_COMPILE", "").strip().lower() in {"1", "true"},
+        mcp_server=env.get("FUSION_MCP", "").strip().lower() in {"1", "true"},
     )
 
 

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 
 SAFETY_KEY = "safety-checker"
 PREVIEW_KEY = "taesd"
+#: The ControlNet a ``control_image`` conditions SD 1.5 through.
+CONTROLNET_KEY = "controlnet-canny"
+CONTROL_SCALE_RANGE = (0.0, 2.0)
 #: The PNG text chunk A1111 and most Stable Diffusion tools read and write.
 PARAMETERS_CHUNK = "parameters"
 SIZE_MULTIPLE = 8
@@ -133,6 +136,9 @@ class GenerationOptions:
     #: RGB uint8 (H, W, 3): switches to image-to-image.
     init_image: np.ndarray | None = field(default=None, compare=False, repr=False)
     strength: float = DEFAULT_STRENGTH
+    #: RGB uint8 (H, W, 3) edge map: conditions the run through ControlNet (:data:`CONTROLNET_KEY`).
+    control_image: np.ndarray | None = field(default=None, compare=False, repr=False)
+    control_scale: float = 1.0
     #: Seconds of denoising after which the run is interrupted (``None``: no deadline).
     deadline_s: float | None = DEFAULT_DEADLINE_S
     safety_checker: bool = True
@@ -467,10 +473,12 @@ def _unquote(value: str) -> str:
 
 
 def save_png(image: Image.Image, path: str | os.PathLike[str]) -> Path:
-    """Write a generated image as PNG with its ``parameters`` text chunk (Pillow drops ``info`` on save)."""
+    """Write a generated image as PNG with its text chunks (``parameters``, a run card; Pillow drops ``info``
+    on save), as Gradio writes them."""
     info = PngInfo()
-    if PARAMETERS_CHUNK in image.info:
-        info.add_text(PARAMETERS_CHUNK, image.info[PARAMETERS_CHUNK])
+    for key, value in image.info.items():
+        if isinstance(value, str):
+            info.add_text(key, value)
     image.save(path, format="PNG", pnginfo=info)
     return Path(path)
 
@@ -484,8 +492,9 @@ def make_scheduler(name: str, base_config: Mapping[str, Any], overrides: Mapping
     return getattr(diffusers, class_name).from_config(base_config, **{**settings, **overrides})
 
 
-def build_pipeline(base: Any, options: GenerationOptions) -> Any:
-    """A txt2img or img2img pipeline around ``base``'s weights, with its own scheduler and tokenizer."""
+def build_pipeline(base: Any, options: GenerationOptions, controlnet: Any = None) -> Any:
+    """A txt2img or img2img pipeline around ``base``'s weights, with its own scheduler and tokenizer;
+    with a ``controlnet``, its ControlNet variant (``from_pipe``: the same components, no copies)."""
     from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
 
     preset = get_preset(options.model)
@@ -502,6 +511,15 @@ def build_pipeline(base: Any, options: GenerationOptions) -> Any:
         "feature_extractor": None,
     }
     pipe = pipeline_class(**components, requires_safety_checker=False)
+    if controlnet is not None:
+        from diffusers import StableDiffusionControlNetImg2ImgPipeline, StableDiffusionControlNetPipeline
+
+        controlled = (
+            StableDiffusionControlNetPipeline
+            if options.init_image is None
+            else StableDiffusionControlNetImg2ImgPipeline
+        )
+        pipe = controlled.from_pipe(pipe, controlnet=controlnet)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -522,13 +540,13 @@ class _PipelinePool:
         )
 
     @contextmanager
-    def borrow(self, base: Any, options: GenerationOptions) -> Iterator[Any]:
-        key = (options.model, options.scheduler, options.init_image is None)
+    def borrow(self, base: Any, options: GenerationOptions, controlnet: Any = None) -> Iterator[Any]:
+        key = (options.model, options.scheduler, options.init_image is None, id(controlnet))
         with self._lock:
             free = self._free.setdefault(base, {}).setdefault(key, [])
             pipe = free.pop() if free else None
         if pipe is None:
-            pipe = build_pipeline(base, options)
+            pipe = build_pipeline(base, options, controlnet)
         try:
             yield pipe
         finally:
@@ -690,6 +708,10 @@ def _pipeline_arguments(options: GenerationOptions, generators: list[Any]) -> di
         arguments.update(height=options.height, width=options.width)
     else:
         arguments.update(image=_init_image(options), strength=options.strength)
+    if options.control_image is not None:
+        control = Image.fromarray(options.control_image).resize((options.width, options.height))
+        control_argument = "image" if options.init_image is None else "control_image"
+        arguments.update({control_argument: control, "controlnet_conditioning_scale": options.control_scale})
     return arguments
 
 
@@ -716,13 +738,16 @@ def generate(
         keys.append(SAFETY_KEY)
     if on_step is not None:
         keys.append(PREVIEW_KEY)
+    if options.control_image is not None:
+        _check_control_image(options)
+        keys.append(CONTROLNET_KEY)
     with cache.use(*keys) as held:
         models = dict(zip(keys, held if len(keys) > 1 else (held,), strict=True))
         base = models[preset.key]
         resolved, notices = normalise_options(options, native_size=native_size(base))
         _optimise_for(base, cache.settings)
         seeds = image_seeds(resolved.seed, resolved.num_images)
-        with _pipelines.borrow(base, resolved) as pipe:
+        with _pipelines.borrow(base, resolved, models.get(CONTROLNET_KEY)) as pipe:
             notices += prompt_notices(pipe.tokenizer, resolved) + _resize_notice(options, resolved)
             preview = _previewer(models[PREVIEW_KEY], pipe) if on_step is not None else None
             watcher = _StepWatcher(
@@ -738,6 +763,21 @@ def generate(
             cache.run(lambda: check_safety(models[SAFETY_KEY], images)) if options.safety_checker else []
         )
     return _result(images, flagged, seeds, resolved, watcher, total, notices)
+
+
+def _check_control_image(options: GenerationOptions) -> None:
+    image = options.control_image
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
+        raise ValueError(
+            "The control image must be RGB uint8 of shape (height, width, 3), "
+            f"got {image.dtype} {image.shape}."
+        )
+    if options.model != "sd15":
+        raise ValueError("ControlNet-Canny is trained for Stable Diffusion 1.5: choose the sd15 model.")
+    if not 0.0 <= _finite(options.control_scale, "Control scale") <= CONTROL_SCALE_RANGE[1]:
+        raise ValueError(
+            f"Control scale must lie between 0 and {CONTROL_SCALE_RANGE[1]:g}, got {options.control_scale!r}."
+        )
 
 
 def _resize_notice(options: GenerationOptions, resolved: GenerationOptions) -> tuple[str, ...]:

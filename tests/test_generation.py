@@ -3,7 +3,6 @@ parameters, Stop and deadline, clamping notices, and the ``generate`` API throug
 
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
 
@@ -401,26 +400,9 @@ def test_attention_uses_pytorch_sdpa(tiny_cache: ModelCache) -> None:
 
 # ------------------------------------------------------------------------------------------------------ API
 @pytest.fixture(scope="module")
-def generation_client(
-    tiny_settings: Settings, tiny_cache: ModelCache, tmp_path_factory: pytest.TempPathFactory
-):
-    """A minimal Blocks with only this panel, served on a free port (independent of app.py)."""
-    import os
-
-    import gradio as gr
-    from gradio_client import Client
-
-    from fusion.ui import generation as generation_ui
-
-    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio-generation"))
-    with gr.Blocks() as demo:
-        generation_ui.build(
-            tiny_settings, generate_fn=functools.partial(generation.generate_stream, cache=tiny_cache)
-        )
-    demo.queue(api_open=False)
-    _app, url, _share = demo.launch(prevent_thread_lock=True, quiet=True, server_port=None)
-    yield Client(url, verbose=False)
-    demo.close()
+def generation_client(client):
+    """The whole app (tests/conftest.py) serves ``/generate`` exactly as this panel wires it."""
+    return client
 
 
 def test_api_parameters_are_named_and_defaulted(generation_client) -> None:
