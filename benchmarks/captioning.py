@@ -26,7 +26,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before any Hugging Face library 
 
 import argparse
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -39,6 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._report import table, write_section
 from benchmarks._timing import median_ms
 from fusion import captioning
 from fusion.cache import ModelCache, resolve_device, resolve_dtype
@@ -93,9 +93,7 @@ def blip_base_bundle(device: torch.device, dtype: torch.dtype) -> ModelBundle:
 
     special_by_id = {index: token for token, index in BLIP_BASE_SPECIAL_IDS.items()}
     vocab = {special_by_id.get(index, f"w{index}"): index for index in range(BLIP_BASE_TEXT["vocab_size"])}
-    tokenizer = BertTokenizer(
-        vocab=vocab, bos_token="[DEC]", extra_special_tokens=["[ENC]"], model_max_length=512
-    )
+    tokenizer = BertTokenizer(vocab=vocab, bos_token="[DEC]", extra_special_tokens=["[ENC]"], model_max_length=512)
     processor = BlipProcessor(BlipImageProcessorPil(size={"height": 384, "width": 384}), tokenizer)
     config = BlipConfig(text_config=BLIP_BASE_TEXT, vision_config=BLIP_BASE_VISION, projection_dim=512)
     torch.manual_seed(0)
@@ -150,9 +148,7 @@ def alternating_medians(
     )
 
 
-def measure(
-    cache: ModelCache, pictures: list[np.ndarray], rounds: int, repeats: int
-) -> list[tuple[str, str]]:
+def measure(cache: ModelCache, pictures: list[np.ndarray], rounds: int, repeats: int) -> list[tuple[str, str]]:
     bundle = cache.get("caption")
     device = bundle.model.device
     one = pictures[:1]
@@ -194,21 +190,6 @@ def measure_cpu_real(cache: ModelCache, pictures: list[np.ndarray]) -> list[tupl
     return [(f"CPU only: one {TOKENS}-token caption, BLIP-base (not the GPU goal)", f"{ms:.0f} ms")]
 
 
-def table(title: str, header: str, rows: list[tuple[str, str]]) -> str:
-    lines = [f"## {title}", "", header, "", "| measurement | result |", "| --- | --- |"]
-    lines += [f"| {name} | {value} |" for name, value in rows]
-    return "\n".join(lines) + "\n"
-
-
-def write_section(out: Path, title: str, section: str) -> None:
-    """Replace this run's section of ``out`` (one per arch and device), keeping the others."""
-    text = out.read_text() if out.exists() else "# Captioning benchmark\n\n"
-    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    text = pattern.sub("", text).rstrip("\n") + "\n\n" + section
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", choices=("tiny", "real"), default="tiny")
@@ -238,7 +219,7 @@ def main() -> None:
     )
     section = table(title, header, rows)
     print(section)
-    write_section(args.out, title, section)
+    write_section(args.out, title, section, heading="Captioning benchmark")
 
 
 if __name__ == "__main__":

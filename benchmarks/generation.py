@@ -28,7 +28,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before any Hugging Face library 
 import argparse
 import gc
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -42,6 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._report import table, write_section
 from benchmarks._timing import median_ms
 from fusion import generation
 from fusion.cache import ModelCache, resolve_device, resolve_dtype
@@ -197,9 +197,7 @@ def real_registry() -> dict[str, ModelSpec]:
         generation.SAFETY_KEY: spec(
             generation.SAFETY_KEY, lambda _s, device, dtype: real_safety_checker(device, dtype)
         ),
-        generation.PREVIEW_KEY: spec(
-            generation.PREVIEW_KEY, lambda _s, device, dtype: real_taesd(device, dtype)
-        ),
+        generation.PREVIEW_KEY: spec(generation.PREVIEW_KEY, lambda _s, device, dtype: real_taesd(device, dtype)),
     }
 
 
@@ -255,9 +253,7 @@ def raw_call(cache: ModelCache, options: GenerationOptions) -> Callable[[], list
     return call
 
 
-def paired_medians(
-    first: Callable[[], Any], second: Callable[[], Any], pairs: int
-) -> tuple[float, float, float]:
+def paired_medians(first: Callable[[], Any], second: Callable[[], Any], pairs: int) -> tuple[float, float, float]:
     """Medians of each and of the per-pair ratio second / first, timing one call of each in turn, so that
     load from other processes (this CPU is shared) hits both alike."""
     a, b = [], []
@@ -345,22 +341,6 @@ def measure_cpu_real(cache: ModelCache) -> list[tuple[str, str]]:
     return rows
 
 
-# ---------------------------------------------------------------------------------------------- reporting
-def table(title: str, header: str, rows: list[tuple[str, str]]) -> str:
-    lines = [f"## {title}", "", header, "", "| measurement | result |", "| --- | --- |"]
-    lines += [f"| {name} | {value} |" for name, value in rows]
-    return "\n".join(lines) + "\n"
-
-
-def write_section(out: Path, title: str, section: str) -> None:
-    """Replace this run's section of ``out`` (one per arch and device), keeping the others."""
-    text = out.read_text() if out.exists() else "# Generation benchmark\n\n"
-    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    text = pattern.sub("", text).rstrip("\n") + "\n\n" + section
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", choices=("tiny", "real"), default="tiny")
@@ -397,7 +377,7 @@ def main() -> None:
     )
     section = table(title, header, rows)
     print(section)
-    write_section(args.out, title, section)
+    write_section(args.out, title, section, heading="Generation benchmark")
 
 
 def _version(package: str) -> str:

@@ -282,27 +282,7 @@ def test_event_function_refuses_a_missing_image(tiny_settings: Any, tiny_cache: 
         caption_event(None)
 
 
-@pytest.fixture(scope="module")
-def client(tiny_settings: Any, tiny_cache: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
-    with gr.Blocks() as demo:
-        panel = panel_module.build(
-            tiny_settings,
-            caption_fn=lambda pixels, options: captioning.caption(pixels, options, cache=tiny_cache),
-            answer_fn=lambda pixels, question: captioning.answer(pixels, question, cache=tiny_cache),
-            suggest_labels_fn=captioning.suggest_labels,
-        )
-    assert isinstance(panel.caption, gr.Textbox)
-    demo.queue(api_open=False)
-    _app, url, _share = demo.launch(prevent_thread_lock=True, quiet=True, ssr_mode=False)
-    try:
-        yield Client(url, verbose=False)
-    finally:
-        demo.close()
-        mp.undo()
-
-
+# The API tests use the whole app's `client` (tests/conftest.py), which wires this panel to the tiny cache.
 @pytest.fixture(scope="module")
 def image_files(tmp_path_factory: pytest.TempPathFactory, pictures: list[Image.Image]) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("uploads")

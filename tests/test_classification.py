@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -277,33 +276,9 @@ def test_evaluate_command_on_an_exported_image_folder(tiny_cache: Any, tmp_path:
 
 
 # ---------------------------------------------------------------------------------------------- API
-@pytest.fixture(scope="module")
-def client(tiny_settings: Any, tiny_cache: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
-    with gr.Blocks() as demo:
-        panel = panel_module.build(
-            tiny_settings,
-            classify_fn=lambda pixels, labels, options: zero_shot(pixels, labels, options, cache=tiny_cache),
-            explain_fn=lambda pixels, head: hybrid.explain(pixels, head, cache=tiny_cache),
-            zero_shot_head_fn=lambda labels, options: hybrid.zero_shot_head(
-                labels, options, cache=tiny_cache
-            ),
-            train_fn=lambda dataset, options: hybrid.train_head(dataset, options, cache=tiny_cache),
-            ablation_fn=lambda dataset, options: evaluation.cross_validate(
-                dataset, options, cache=tiny_cache
-            ),
-        )
-    assert isinstance(panel.labels, gr.Textbox)
-    demo.queue(api_open=False)
-    _app, url, _share = demo.launch(prevent_thread_lock=True, quiet=True, ssr_mode=False)
-    try:
-        yield Client(url, verbose=False)
-    finally:
-        demo.close()
-        mp.undo()
 
 
+# The API tests use the whole app's `client` (tests/conftest.py), which wires this panel to the tiny cache.
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory, picture: np.ndarray) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("uploads")

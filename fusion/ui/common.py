@@ -11,6 +11,7 @@ import functools
 import html
 import inspect
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
@@ -77,6 +78,19 @@ def _errors_reported(fn: Callable[..., Any]) -> Iterator[None]:
             f"Something went wrong inside the app ({type(error).__name__}). The request was not completed; "
             "please try again, and report it if it happens again."
         ) from None
+
+
+def raw_number(value: Any, what: str) -> float | None:
+    """A number as a widget or API client sent it (events use ``preprocess=False``); empty gives ``None``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {value!r}.") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be a finite number, got {value!r}.")
+    return number
 
 
 def decode_upload(upload: Any, settings: Settings, *, what: str = "image") -> images.DecodedImage:

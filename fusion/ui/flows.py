@@ -8,7 +8,6 @@ dropping that PNG or JSON on "Restore from a run card" puts the settings back.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from fusion.ui.common import (
     GPU_CONCURRENCY_LIMIT,
     decode_upload,
     notices_markdown,
+    raw_number,
     reports_errors,
 )
 
@@ -75,16 +75,9 @@ class FusionPanel:
 
 
 def _number(value: Any, what: str, default: float) -> float:
-    """A raw widget or API number (events use ``preprocess=False``); empty means ``default``."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}.") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{what} must be a finite number, got {value!r}.")
-    return number
+    """A raw widget or API number; empty means ``default``."""
+    number = raw_number(value, what)
+    return default if number is None else number
 
 
 def _options(prompt: Any, seed: Any, steps: Any, **extra: Any) -> GenerationOptions:
@@ -233,9 +226,7 @@ def restore_settings(upload: Any, settings: Settings) -> tuple[Any, ...]:
     else:
         text = decode_upload(upload, settings, what="PNG").text.get(RUN_CARD_CHUNK)
         if not text:
-            raise ValueError(
-                "This image carries no run card: drop a PNG made in the Fusion tab, or its JSON."
-            )
+            raise ValueError("This image carries no run card: drop a PNG made in the Fusion tab, or its JSON.")
         panels = restore_run_card(text)
     values = tuple(panels.get(panel, {}).get(name, gr.skip()) for panel, name in RESTORED)
     return (*values, notices_markdown(["Settings restored from the run card."]))
@@ -283,9 +274,7 @@ def build(
                 steps = gr.Number(label="Steps", value=DEFAULT_STEPS, precision=0)
             report_button = gr.Button("Report card of the source image")
             with gr.Accordion("Restore from a run card", open=False):
-                restore_file = gr.File(
-                    label="Drop a run card (.json) or a PNG made here", file_types=[".json", ".png"]
-                )
+                restore_file = gr.File(label="Drop a run card (.json) or a PNG made here", file_types=[".json", ".png"])
         with gr.Column(scale=4):
             with gr.Row():
                 control = gr.Image(label="Control map", format="png", interactive=False)
@@ -370,9 +359,7 @@ def make_gallery_report(settings: Settings, report_fn: ReportFn) -> Callable[...
 
     @gpu_task(duration=30)
     @reports_errors
-    def gallery_report(
-        gallery: list[Any] | None, prompt: str | None, labels: str | None
-    ) -> dict[str, Any] | None:
+    def gallery_report(gallery: list[Any] | None, prompt: str | None, labels: str | None) -> dict[str, Any] | None:
         if not gallery:
             return None
         source = decode_upload(first_image(gallery), settings, what="image")

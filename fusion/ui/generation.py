@@ -46,6 +46,7 @@ from fusion.ui.common import (
     GPU_CONCURRENCY_LIMIT,
     decode_upload,
     notices_markdown,
+    raw_number,
     reports_errors,
 )
 
@@ -84,21 +85,8 @@ class GenerationPanel:
 
 
 # ------------------------------------------------------------------------------------------- event functions
-def _number(value: Any, what: str) -> float | None:
-    """A raw widget or API number (``preprocess=False`` passes them as sent); empty means "model default"."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}.") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{what} must be a finite number, got {value!r}.")
-    return number
-
-
 def _integer(value: Any, what: str) -> int | None:
-    number = _number(value, what)
+    number = raw_number(value, what)
     return None if number is None else math.floor(number + 0.5)
 
 
@@ -107,19 +95,17 @@ def _model_default_if(value: Any, what: str, *, at_most: float, integer: bool) -
 
     Sentinels rather than empty fields, because Gradio shows and sends an empty ``gr.Number`` as 0.
     """
-    number = _integer(value, what) if integer else _number(value, what)
+    number = _integer(value, what) if integer else raw_number(value, what)
     return None if number is None or number <= at_most else number
 
 
 def generation_options(settings: Settings, deadline_s: float, **raw: Any) -> GenerationOptions:
     """Options from the event's raw inputs; :func:`fusion.generation.normalise_options` clamps them later."""
     init_upload = raw.get("init_image")
-    init_image = (
-        None if init_upload is None else decode_upload(init_upload, settings, what="init image").pixels
-    )
+    init_image = None if init_upload is None else decode_upload(init_upload, settings, what="init image").pixels
     seed = _integer(raw.get("seed"), "Seed")
     num_images = _integer(raw.get("num_images"), "Number of images")
-    strength = _number(raw.get("strength"), "Strength")
+    strength = raw_number(raw.get("strength"), "Strength")
     options = GenerationOptions(
         prompt="" if raw.get("prompt") is None else str(raw["prompt"]),
         negative_prompt="" if raw.get("negative_prompt") is None else str(raw["negative_prompt"]),
@@ -308,9 +294,7 @@ def _scheduler_choices(model: str) -> list[tuple[str, str]]:
     ]
 
 
-def add_to_history(
-    gallery: list[tuple[str, str | None]] | None, history: list[Any]
-) -> tuple[list[Any], list[Any]]:
+def add_to_history(gallery: list[tuple[str, str | None]] | None, history: list[Any]) -> tuple[list[Any], list[Any]]:
     """Newest results first, at most :data:`HISTORY_LIMIT`; the state keeps it per browser session."""
     updated = [*(gallery or []), *history][:HISTORY_LIMIT]
     return updated, updated
@@ -341,9 +325,7 @@ def build(
     selected_state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=3):
-            prompt = gr.Textbox(
-                label="Prompt", lines=3, placeholder="a photo of a red house by a lake, golden hour"
-            )
+            prompt = gr.Textbox(label="Prompt", lines=3, placeholder="a photo of a red house by a lake, golden hour")
             negative_prompt = gr.Textbox(label="Negative prompt", lines=2, placeholder="blurry, low quality")
             with gr.Row():
                 generate_button = gr.Button("Generate", variant="primary")
@@ -358,9 +340,7 @@ def build(
                     label="Scheduler", choices=_scheduler_choices(sd15.key), value=DEFAULT_SCHEDULER
                 )
             with gr.Row():
-                steps = gr.Number(
-                    label="Steps", value=MODEL_DEFAULT["steps"], precision=0, info=_steps_info(sd15.key)
-                )
+                steps = gr.Number(label="Steps", value=MODEL_DEFAULT["steps"], precision=0, info=_steps_info(sd15.key))
                 guidance = gr.Number(
                     label="Guidance (CFG scale)",
                     value=MODEL_DEFAULT["guidance"],
@@ -387,9 +367,7 @@ def build(
                 )
                 use_result = gr.Button("Use the selected result as init image", size="sm")
             with gr.Accordion("Restore settings from a PNG", open=False):
-                restore_file = gr.File(
-                    label="Drop a PNG generated here", file_types=[".png"], type="filepath"
-                )
+                restore_file = gr.File(label="Drop a PNG generated here", file_types=[".png"], type="filepath")
         with gr.Column(scale=4):
             preview = gr.Image(label="Live preview (small)", type="pil", interactive=False, height=160)
             gallery = gr.Gallery(label="Result", format="png", columns=2, height=420, interactive=False)
@@ -431,17 +409,13 @@ def build(
         concurrency_id=GPU_CONCURRENCY_ID,
         concurrency_limit=GPU_CONCURRENCY_LIMIT,
     )
-    generating.success(
-        add_to_history, [gallery, history_state], [history, history_state], api_visibility="private"
-    )
+    generating.success(add_to_history, [gallery, history_state], [history, history_state], api_visibility="private")
     stop_button.click(None, cancels=[generating], api_visibility="private")
     random_seed.click(lambda: -1, outputs=seed, api_visibility="private", queue=False)
     reuse_seed.click(lambda used: used, inputs=seed_used, outputs=seed, api_visibility="private", queue=False)
     model.input(model_defaults, inputs=model, outputs=[steps, guidance, scheduler], api_visibility="private")
     gallery.select(selected_image, outputs=selected_state, api_visibility="private", queue=False)
-    use_result.click(
-        result_for_img2img, [selected_state, gallery], init_image, api_visibility="private", queue=False
-    )
+    use_result.click(result_for_img2img, [selected_state, gallery], init_image, api_visibility="private", queue=False)
     restore_file.upload(
         lambda upload: restore_settings(upload, settings),
         inputs=restore_file,
