@@ -43,6 +43,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from PIL.PngImagePlugin import PngInfo
 
+from fusion.numbers import finite_number
+
 if TYPE_CHECKING:
     import torch
 
@@ -101,9 +103,7 @@ class ModelPreset:
 MODELS: dict[str, ModelPreset] = {
     preset.key: preset
     for preset in (
-        ModelPreset(
-            "sd15", "Stable Diffusion 1.5", steps=25, guidance=7.0, scheduler="DPM++ 2M", max_steps=100
-        ),
+        ModelPreset("sd15", "Stable Diffusion 1.5", steps=25, guidance=7.0, scheduler="DPM++ 2M", max_steps=100),
         # SD-Turbo's model card: 1-4 steps without guidance; "trailing" spacing makes one step start at t=999.
         ModelPreset(
             "sd-turbo",
@@ -184,9 +184,7 @@ def get_preset(model: str) -> ModelPreset:
         raise ValueError(f"Unknown generation model {model!r}; choose one of: {', '.join(MODELS)}.") from None
 
 
-def normalise_options(
-    options: GenerationOptions, *, native_size: int
-) -> tuple[GenerationOptions, tuple[str, ...]]:
+def normalise_options(options: GenerationOptions, *, native_size: int) -> tuple[GenerationOptions, tuple[str, ...]]:
     """Resolve defaults and clamp or round every value into range, with a notice for each change.
 
     ``native_size`` is the model's own resolution (``unet.config.sample_size * vae_scale_factor``).
@@ -202,26 +200,20 @@ def normalise_options(
         raise ValueError(f"Unknown scheduler {scheduler!r}; choose one of: {', '.join(SCHEDULERS)}.")
     steps = preset.steps if options.steps is None else _integer(options.steps, "Steps")
     steps = _clamp(steps, 1, preset.max_steps, "Steps", notices)
-    guidance = preset.guidance if options.guidance is None else _finite(options.guidance, "Guidance")
+    guidance = preset.guidance if options.guidance is None else finite_number(options.guidance, "Guidance")
     guidance = _clamp(guidance, *GUIDANCE_RANGE, "Guidance", notices)
-    num_images = _clamp(
-        _integer(options.num_images, "Number of images"), 1, MAX_IMAGES, "Number of images", notices
-    )
+    num_images = _clamp(_integer(options.num_images, "Number of images"), 1, MAX_IMAGES, "Number of images", notices)
     seed = _seed(_integer(options.seed, "Seed"), notices)
     strength = options.strength
     if options.init_image is not None:
         _check_init_image(options.init_image)
-        strength = _clamp(_finite(strength, "Strength"), *STRENGTH_RANGE, "Strength", notices)
+        strength = _clamp(finite_number(strength, "Strength"), *STRENGTH_RANGE, "Strength", notices)
         steps, strength = _at_least_one_step(steps, strength, preset, notices)
     width, height = _size(options, native_size, notices)
     if guidance <= 1 and negative_prompt.strip():
-        notices.append(
-            "Guidance of 1 or less turns classifier-free guidance off, so the negative prompt is ignored."
-        )
+        notices.append("Guidance of 1 or less turns classifier-free guidance off, so the negative prompt is ignored.")
     if preset.key == "sd-turbo" and guidance > 1:
-        notices.append(
-            "SD-Turbo was distilled to run without guidance (0); higher values usually oversaturate."
-        )
+        notices.append("SD-Turbo was distilled to run without guidance (0); higher values usually oversaturate.")
     resolved = replace(
         options,
         prompt=prompt,
@@ -248,18 +240,8 @@ def _text(value: str | None, what: str) -> str:
     return text
 
 
-def _finite(value: float, what: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}.") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{what} must be a finite number, got {value!r}.")
-    return number
-
-
 def _integer(value: float, what: str) -> int:
-    return math.floor(_finite(value, what) + 0.5)
+    return math.floor(finite_number(value, what) + 0.5)
 
 
 def _check_init_image(image: np.ndarray) -> None:
@@ -283,15 +265,11 @@ def _seed(seed: int, notices: list[str]) -> int:
             notices.append(f"Seed {seed} is negative, which means random.")
         return secrets.randbelow(SEED_LIMIT)
     if seed >= SEED_LIMIT:
-        notices.append(
-            f"Seed {seed} is above {SEED_LIMIT - 1}; using {seed % SEED_LIMIT} (the seed modulo 2^32)."
-        )
+        notices.append(f"Seed {seed} is above {SEED_LIMIT - 1}; using {seed % SEED_LIMIT} (the seed modulo 2^32).")
     return seed % SEED_LIMIT
 
 
-def _at_least_one_step(
-    steps: int, strength: float, preset: ModelPreset, notices: list[str]
-) -> tuple[int, float]:
+def _at_least_one_step(steps: int, strength: float, preset: ModelPreset, notices: list[str]) -> tuple[int, float]:
     """img2img runs ``int(steps * strength)`` steps: make that at least one, preferring more steps."""
     if int(steps * strength) >= 1:
         return steps, strength
@@ -300,14 +278,12 @@ def _at_least_one_step(
         needed += 1
     if needed <= preset.max_steps:
         notices.append(
-            f"Strength {strength:g} x {steps} steps would not run a single denoising step; "
-            f"using {needed} steps."
+            f"Strength {strength:g} x {steps} steps would not run a single denoising step; using {needed} steps."
         )
         return needed, strength
     raised = min(1.0, math.ceil(1000 / steps) / 1000)
     notices.append(
-        f"Strength {strength:g} x {steps} steps would not run a single denoising step; "
-        f"using strength {raised:g}."
+        f"Strength {strength:g} x {steps} steps would not run a single denoising step; using strength {raised:g}."
     )
     return steps, raised
 
@@ -337,7 +313,7 @@ def _size(options: GenerationOptions, native: int, notices: list[str]) -> tuple[
 
 def _side(value: float, what: str, notices: list[str], *, quiet: bool) -> int:
     """Round to a multiple of 8 and clamp to the allowed range; ``quiet`` for values we derived ourselves."""
-    number = _finite(value, what)
+    number = finite_number(value, what)
     low, high = SIZE_RANGE
     rounded = min(max(math.floor(number / SIZE_MULTIPLE + 0.5) * SIZE_MULTIPLE, low), high)
     if not quiet and rounded != number:
@@ -431,9 +407,7 @@ def parse_parameters(text: str) -> dict[str, Any]:
     negative_lines: list[str] = []
     for line in lines:
         if negative_lines or line.startswith(_NEGATIVE_PREFIX):
-            negative_lines.append(
-                line.removeprefix(_NEGATIVE_PREFIX).lstrip() if not negative_lines else line
-            )
+            negative_lines.append(line.removeprefix(_NEGATIVE_PREFIX).lstrip() if not negative_lines else line)
         else:
             prompt_lines.append(line)
     parsed: dict[str, Any] = {"prompt": "\n".join(prompt_lines), "negative_prompt": "\n".join(negative_lines)}
@@ -454,10 +428,7 @@ def parse_parameters(text: str) -> dict[str, Any]:
     size = re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*", pairs.get("Size", ""))
     if size:
         parsed["width"], parsed["height"] = int(size[1]), int(size[2])
-    if (
-        pairs.get("Schedule type", "").lower() == "karras"
-        and f"{parsed.get('scheduler')} Karras" in SCHEDULERS
-    ):
+    if pairs.get("Schedule type", "").lower() == "karras" and f"{parsed.get('scheduler')} Karras" in SCHEDULERS:
         parsed["scheduler"] = f"{parsed['scheduler']} Karras"
     return parsed
 
@@ -535,9 +506,7 @@ class _PipelinePool:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._free: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], list[Any]]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._free: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], list[Any]]] = weakref.WeakKeyDictionary()
 
     @contextmanager
     def borrow(self, base: Any, options: GenerationOptions, controlnet: Any = None) -> Iterator[Any]:
@@ -656,9 +625,7 @@ class _StepWatcher:
         self.last_preview_s = elapsed
         return True
 
-    def __call__(
-        self, pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
+    def __call__(self, pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
         self.steps_done = step + 1
         total = pipe.num_timesteps
         elapsed = time.monotonic() - self.started
@@ -759,9 +726,7 @@ def generate(
             )
             images = cache.run(lambda: _denoise_and_decode(pipe, resolved, seeds, watcher))
             total = pipe.num_timesteps
-        flagged = (
-            cache.run(lambda: check_safety(models[SAFETY_KEY], images)) if options.safety_checker else []
-        )
+        flagged = cache.run(lambda: check_safety(models[SAFETY_KEY], images)) if options.safety_checker else []
     return _result(images, flagged, seeds, resolved, watcher, total, notices)
 
 
@@ -769,12 +734,11 @@ def _check_control_image(options: GenerationOptions) -> None:
     image = options.control_image
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
         raise ValueError(
-            "The control image must be RGB uint8 of shape (height, width, 3), "
-            f"got {image.dtype} {image.shape}."
+            f"The control image must be RGB uint8 of shape (height, width, 3), got {image.dtype} {image.shape}."
         )
     if options.model != "sd15":
         raise ValueError("ControlNet-Canny is trained for Stable Diffusion 1.5: choose the sd15 model.")
-    if not 0.0 <= _finite(options.control_scale, "Control scale") <= CONTROL_SCALE_RANGE[1]:
+    if not 0.0 <= finite_number(options.control_scale, "Control scale") <= CONTROL_SCALE_RANGE[1]:
         raise ValueError(
             f"Control scale must lie between 0 and {CONTROL_SCALE_RANGE[1]:g}, got {options.control_scale!r}."
         )
@@ -824,9 +788,7 @@ def _result(
             "passed, so the image is unfinished. Use fewer steps, a smaller size or fewer images.",
         )
     elif watcher.stopped_by == "cancel":
-        notices += (
-            f"Stopped after {watcher.steps_done} of {total} steps, as asked; the image is unfinished.",
-        )
+        notices += (f"Stopped after {watcher.steps_done} of {total} steps, as asked; the image is unfinished.",)
     parameters = tuple(format_parameters(options, seed) for seed in seeds)
     finished = []
     for image, text, flag in zip(images, parameters, flags, strict=True):
