@@ -128,6 +128,9 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "enable_monitoring": False,
         "run_history": False,
         "show_error": False,
+        # Gradio keeps each session's state (~0.4 MB here, benchmarks/results/load.md) until this many newer
+        # sessions exist; its default of 10,000 would allow ~4 GB.
+        "state_session_capacity": 1000,
         "theme": gr.themes.Soft(),
         "mcp_server": settings.mcp_server,
     }

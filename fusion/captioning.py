@@ -9,7 +9,6 @@ beams, ...).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ import torch
 from PIL import Image
 
 from fusion.images import load as load_image
+from fusion.numbers import finite_number
 
 if TYPE_CHECKING:
     from fusion.cache import ModelCache
@@ -106,12 +106,7 @@ class AnswerResult:
 # ------------------------------------------------------------------------------------------------ validation
 def _number(name: str, value: Any, integer: bool) -> float:
     """A finite number, or a ValueError naming the option."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}.") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    number = finite_number(value, name)
     return round(number) if integer else number
 
 
@@ -137,9 +132,7 @@ def _shorten(text: str, limit: int, what: str) -> tuple[str, list[str]]:
     text = text.strip()
     if len(text) <= limit:
         return text, []
-    return text[:limit].rstrip(), [
-        f"The {what} was {len(text):,} characters; only the first {limit} were used."
-    ]
+    return text[:limit].rstrip(), [f"The {what} was {len(text):,} characters; only the first {limit} were used."]
 
 
 def validate_caption_options(options: CaptionOptions) -> tuple[CaptionOptions, tuple[str, ...]]:
@@ -148,14 +141,10 @@ def validate_caption_options(options: CaptionOptions) -> tuple[CaptionOptions, t
     Unknown models or modes, non-numbers and impossible seeds are refused with a ValueError; everything else
     is clamped to :data:`CAPTION_BOUNDS` or made consistent with the decoding mode.
     """
-    if options.model not in CAPTION_MODEL_KEYS:
-        raise ValueError(
-            f"Unknown caption model {options.model!r}: choose one of {', '.join(CAPTION_MODEL_KEYS)}."
-        )
-    if options.mode not in DECODING_MODES:
-        raise ValueError(
-            f"Unknown decoding mode {options.mode!r}: choose one of {', '.join(DECODING_MODES)}."
-        )
+    if not isinstance(options.model, str) or options.model not in CAPTION_MODEL_KEYS:
+        raise ValueError(f"Unknown caption model {options.model!r}: choose one of {', '.join(CAPTION_MODEL_KEYS)}.")
+    if not isinstance(options.mode, str) or options.mode not in DECODING_MODES:
+        raise ValueError(f"Unknown decoding mode {options.mode!r}: choose one of {', '.join(DECODING_MODES)}.")
     if not isinstance(options.prefix, str):
         raise ValueError(f"The prefix must be text, got {type(options.prefix).__name__}.")
     seed = _number("seed", options.seed, integer=True)
@@ -169,18 +158,14 @@ def validate_caption_options(options: CaptionOptions) -> tuple[CaptionOptions, t
         notices.append(f"min_new_tokens was above max_new_tokens; used {changes['max_new_tokens']} for both.")
         changes["min_new_tokens"] = changes["max_new_tokens"]
     if options.mode == "greedy" and changes["num_candidates"] > 1:
-        notices.append(
-            "Greedy decoding gives one caption per image; use beam search or sampling for several."
-        )
+        notices.append("Greedy decoding gives one caption per image; use beam search or sampling for several.")
         changes["num_candidates"] = 1
     if options.mode == "beam":
         if changes["num_beams"] < 2:
             notices.append("Beam search needs at least 2 beams; used 2.")
             changes["num_beams"] = 2
         if changes["num_candidates"] > changes["num_beams"]:
-            notices.append(
-                f"Beam search returns at most one caption per beam; used {changes['num_beams']} candidates."
-            )
+            notices.append(f"Beam search returns at most one caption per beam; used {changes['num_beams']} candidates.")
             changes["num_candidates"] = changes["num_beams"]
     return replace(options, **changes), tuple(notices)
 
@@ -199,9 +184,7 @@ def generation_kwargs(options: CaptionOptions) -> dict[str, Any]:
     elif options.mode == "beam":
         kwargs.update(do_sample=False, num_beams=options.num_beams, length_penalty=options.length_penalty)
     else:
-        kwargs.update(
-            do_sample=True, num_beams=1, top_p=options.top_p, temperature=options.temperature, top_k=0
-        )
+        kwargs.update(do_sample=True, num_beams=1, top_p=options.top_p, temperature=options.temperature, top_k=0)
     return kwargs
 
 
@@ -331,6 +314,10 @@ def suggest_labels(caption_text: str, *, max_labels: int = 8) -> str:
     words, numbers, colours and sizes, minus verbs in -ing and adverbs in -ly, singularised and
     deduplicated in order.
     """
+    if not isinstance(caption_text, str):
+        raise ValueError(f"Labels are suggested from a caption's text, got {type(caption_text).__name__}.")
+    if max_labels < 1:
+        raise ValueError(f"max_labels must be at least 1, got {max_labels}.")
     labels: list[str] = []
     for word in _WORD.findall(caption_text.lower()):
         verb_or_adverb = word.endswith(("ing", "ly")) and word not in _NOUNS_IN_ING_OR_LY

@@ -61,9 +61,10 @@ def load(
         return _limit_size(pixels, notices, {}, max_side)
     image = source if isinstance(source, Image.Image) else _open(source, what)
     _check_pixels(image, max_pixels, what)
-    text = {str(k): v for k, v in getattr(image, "text", {}).items() if isinstance(v, str)}
     try:
         pixels, notices = _to_rgb(image)
+        # After decoding: reading a PNG's text chunks decodes the whole file, which fails on a truncated one.
+        text = {str(k): v for k, v in getattr(image, "text", {}).items() if isinstance(v, str)}
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageError(
             f"The {what} file is damaged or truncated and could not be decoded ({error}). "
@@ -83,14 +84,22 @@ def _open(source: str | os.PathLike | bytes | Mapping[str, Any], what: str) -> I
             raise ImageError(f"The {what} file is empty (0 bytes): upload a real picture.")
         stream: Any = io.BytesIO(source)
         name = "upload"
-    else:
+    elif isinstance(source, str | os.PathLike):
         path = Path(source)
-        if not path.is_file():
-            raise ImageError(f"The {what} file {path.name!r} was not found: upload it again.")
-        if path.stat().st_size == 0:
+        try:
+            size = path.stat().st_size if path.is_file() else None
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte, no permission
+            size = None
+        if size is None:
+            raise ImageError(f"The {what} file {path.name[:80]!r} was not found: upload it again.")
+        if size == 0:
             raise ImageError(f"The {what} file {path.name!r} is empty (0 bytes): upload a real picture.")
         stream = path
         name = path.name
+    else:
+        raise ImageError(
+            f"The {what} must be a file path, bytes, a PIL image or an array, not {type(source).__name__}."
+        )
     try:
         return Image.open(stream)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -38,7 +38,14 @@ def parse_labels(
     characters are cut (with a notice); no labels at all, or more than ``max_labels``, is a ``ValueError``
     that says what to type instead.
     """
-    split = _SEPARATORS.split(text or "") if text is None or isinstance(text, str) else text
+    if text is None or isinstance(text, str):
+        split = _SEPARATORS.split(text or "")
+    elif isinstance(text, list | tuple):
+        split = text
+    else:
+        raise ValueError(
+            f"Labels must be text (for example: cat, dog, car) or a list, not {type(text).__name__}."
+        )
     pieces = [_SPACES.sub(" ", str(piece)).strip() for piece in split]
     pieces = [piece for piece in pieces if piece]
     if not pieces:

@@ -16,6 +16,7 @@ ensembling). An optional "none of these" class uses the same neutral ensemble in
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -25,6 +26,7 @@ import numpy as np
 from fusion.cache import ModelCache
 from fusion.classification import embeddings
 from fusion.classification.labels import DEFAULT_TEMPLATES, parse_labels
+from fusion.features.core import check_image
 
 ScoreMode = Literal["softmax", "independent"]
 SCORE_MODES: tuple[ScoreMode, ...] = ("softmax", "independent")
@@ -47,6 +49,8 @@ class ZeroShotOptions:
             raise ValueError(f"Unknown scoring mode {self.mode!r}; choose one of {', '.join(SCORE_MODES)}.")
         if not self.templates:
             raise ValueError("Give at least one prompt template, for example: a photo of a {}.")
+        if not isinstance(self.threshold, numbers.Real):
+            raise ValueError(f"The threshold must be a number between 0 and 1, got {self.threshold!r}.")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"The threshold must lie between 0 and 1, got {self.threshold}.")
 
@@ -115,6 +119,7 @@ def zero_shot(
 ) -> ZeroShotResult:
     """Score ``labels`` (typed text, or a list; see :func:`parse_labels`) for one RGB uint8 image."""
     parsed, notices = parse_labels(labels)
+    check_image(image)
     mode = options.mode
     notes = list(notices)
     if mode == "softmax" and len(parsed) == 1 and not options.include_none:

@@ -541,7 +541,13 @@ def coerce_param(spec: ParamSpec, value: object) -> ParamValue:
         raise ValueError(f"{spec.label} must be true or false, got {value!r} {where}.")
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
         raise ValueError(f"{spec.label} must be a number, got {value!r} {where}.")
-    number: int | float = float(value)
+    try:
+        number: int | float = float(value)
+    except OverflowError:  # an integer beyond float's range
+        raise ValueError(
+            f"{spec.label} must be between {_number_text(spec.minimum)} and {_number_text(spec.maximum)}, "
+            f"got a number far outside that range {where}."
+        ) from None
     if not math.isfinite(number):
         raise ValueError(f"{spec.label} must be a finite number, got {value!r} {where}.")
     if spec.kind == "int":

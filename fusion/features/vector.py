@@ -78,12 +78,28 @@ def handcrafted_vector(
     photos can feed one classifier.
     """
     check_image(image)
-    hog_pixels_per_cell = size // hog_cells
-    if hog_pixels_per_cell < MIN_HOG_CELL or hog_cells < HOG_CELLS_PER_BLOCK:
+    counts = {
+        "hog_orientations": hog_orientations,
+        "lbp_points": lbp_points,
+        "lbp_grid": lbp_grid,
+        "color_bins": color_bins,
+        "edge_grid": edge_grid,
+        "edge_orientations": edge_orientations,
+    }
+    not_positive = [f"{name} {value}" for name, value in counts.items() if value < 1]
+    if not_positive or not lbp_radius > 0:
+        raise ValueError(
+            "The handcrafted vector needs positive counts and a positive LBP radius, got "
+            f"{', '.join(not_positive) or f'lbp_radius {lbp_radius}'}."
+        )
+    if hog_cells < HOG_CELLS_PER_BLOCK or size // hog_cells < MIN_HOG_CELL:
         raise ValueError(
             f"The handcrafted vector needs size >= {MIN_HOG_CELL * max(hog_cells, HOG_CELLS_PER_BLOCK)} and "
             f"hog_cells >= {HOG_CELLS_PER_BLOCK}, got size {size} and hog_cells {hog_cells}; raise size."
         )
+    if max(lbp_grid, edge_grid) > size:
+        raise ValueError(f"lbp_grid and edge_grid cannot exceed size {size} (one pixel per cell at least).")
+    hog_pixels_per_cell = size // hog_cells
     small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     gray = to_gray(small)
     parts = {

@@ -51,6 +51,7 @@ from fusion.ui.common import (
     GPU_CONCURRENCY_LIMIT,
     decode_upload,
     notices_markdown,
+    raw_number,
     reports_errors,
 )
 
@@ -107,11 +108,16 @@ def zero_shot_options(
     options = ZeroShotOptions(
         templates=parsed,
         mode=str(mode or DEFAULTS.mode),  # type: ignore[arg-type]
-        threshold=DEFAULTS.threshold if threshold is None else float(threshold),
+        threshold=_number_or(threshold, "Threshold", DEFAULTS.threshold),
         include_none=bool(include_none),
         model_key=_model_key(model),
     )
     return options, notices
+
+
+def _number_or(value: Any, what: str, default: float) -> float:
+    number = raw_number(value, what)
+    return default if number is None else number
 
 
 def _model_key(model: Any) -> str:
@@ -121,14 +127,14 @@ def _model_key(model: Any) -> str:
     return key
 
 
-def head_options(
-    templates: Any, model: Any, weights: Sequence[Any], C: Any, zero_shot_prior: Any
-) -> HeadOptions:
+def head_options(templates: Any, model: Any, weights: Sequence[Any], C: Any, zero_shot_prior: Any) -> HeadOptions:
     parsed, _notices = parse_templates(None if templates is None else str(templates))
-    values = {family: float(value) for family, value in zip(FAMILIES, weights, strict=True)}
+    values = {
+        family: _number_or(value, f"The {family} weight", 1.0) for family, value in zip(FAMILIES, weights, strict=True)
+    }
     return HeadOptions(
         weights=FeatureWeights(**values),
-        C=float(C),
+        C=_number_or(C, "C", HeadOptions().C),
         zero_shot_prior=bool(zero_shot_prior),
         templates=parsed,
         model_key=_model_key(model),
@@ -259,9 +265,7 @@ def make_explain_event(
         to the top label (logit units above the average label) and CLIP's patch heatmap for the top label."""
         parsed, notices = parse_labels(labels)
         notes = list(notices)
-        if head is not None and {label.casefold() for label in head.labels} != {
-            label.casefold() for label in parsed
-        }:
+        if head is not None and {label.casefold() for label in head.labels} != {label.casefold() for label in parsed}:
             notes.append("The taught head knows other labels than those typed, so CLIP zero-shot was used.")
             head = None
         if len(parsed) < 2 and head is None:
@@ -335,9 +339,7 @@ def make_teach_events(
                 notices.append(f"Kept the first {MAX_EXAMPLES} examples; the rest were not added.")
                 break
             try:
-                examples.append(
-                    (label, _downscaled(decode_upload(upload, settings, what=f"file {index + 1}").pixels))
-                )
+                examples.append((label, _downscaled(decode_upload(upload, settings, what=f"file {index + 1}").pixels)))
             except images.ImageError as error:
                 notices.append(f"Skipped file {index + 1}: {error}")
         if len(examples) == before and len(examples) < MAX_EXAMPLES:
@@ -354,9 +356,7 @@ def make_teach_events(
         room = MAX_EXAMPLES - len(examples)
         notices = list(dataset.notices)
         if len(dataset) > room:
-            notices.append(
-                f"Kept {max(room, 0)} of the {len(dataset)} images (at most {MAX_EXAMPLES} examples)."
-            )
+            notices.append(f"Kept {max(room, 0)} of the {len(dataset)} images (at most {MAX_EXAMPLES} examples).")
         for pixels, target in list(zip(dataset.images, dataset.targets, strict=True))[: max(room, 0)]:
             examples.append((dataset.labels[target], pixels))
         return _result(examples, labels_text, notices)
@@ -399,13 +399,10 @@ def make_train_events(
         result = train_on_gpu(examples_dataset(examples or [], labels_text), options)
         path = Path(tempfile.mkdtemp(prefix="fusion-head-")) / "fusion-head.safetensors"
         result.head.save(path)
-        accuracy = (
-            "" if np.isnan(result.train_accuracy) else f", {result.train_accuracy:.0%} right on its examples"
-        )
+        accuracy = "" if np.isnan(result.train_accuracy) else f", {result.train_accuracy:.0%} right on its examples"
         status = (
             f"Trained on {result.head.examples} example(s) of {len(result.head.labels)} labels in "
-            f"{result.seconds:.2f} s{accuracy}. Explain now uses this head.\n\n"
-            + notices_markdown(result.notices)
+            f"{result.seconds:.2f} s{accuracy}. Explain now uses this head.\n\n" + notices_markdown(result.notices)
         )
         return result.head, status, str(path)
 
@@ -451,9 +448,7 @@ def _weight_widgets() -> list[gr.components.Component]:
             for family in FAMILIES
         ]
     with gr.Row():
-        C = gr.Slider(
-            0.1, 100, value=DEFAULT_C, step=0.1, label="C (higher = fits the examples more closely)"
-        )
+        C = gr.Slider(0.1, 100, value=DEFAULT_C, step=0.1, label="C (higher = fits the examples more closely)")
         prior = gr.Checkbox(value=True, label="Start from CLIP zero-shot (works with 0 examples)")
     return [*weights, C, prior]
 
@@ -496,9 +491,7 @@ def build(
     with gr.Accordion("Explain with the hybrid head", open=False):
         explain_button = gr.Button("Explain")
         with gr.Row():
-            heatmap = gr.Image(
-                label="CLIP patch similarity to the top label", format="png", interactive=False
-            )
+            heatmap = gr.Image(label="CLIP patch similarity to the top label", format="png", interactive=False)
             with gr.Column():
                 head_scores = gr.Label(label="Hybrid head")
                 contribution_figure = gr.Plot(label="Feature family contributions")
@@ -514,12 +507,8 @@ def build(
                 example_files = gr.File(file_count="multiple", file_types=["image"], label="Example images")
                 add_button = gr.Button("Add examples")
             with gr.Column():
-                example_zip = gr.File(
-                    file_types=[".zip"], label="...or an ImageFolder zip (<label>/<images>)"
-                )
-                examples_table = gr.Dataframe(
-                    headers=["label", "examples"], label="Examples", interactive=False
-                )
+                example_zip = gr.File(file_types=[".zip"], label="...or an ImageFolder zip (<label>/<images>)")
+                examples_table = gr.Dataframe(headers=["label", "examples"], label="Examples", interactive=False)
                 clear_button = gr.Button("Clear examples")
         training = _weight_widgets()
         with gr.Row():

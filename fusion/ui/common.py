@@ -11,7 +11,6 @@ import functools
 import html
 import inspect
 import logging
-import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
@@ -19,6 +18,7 @@ import gradio as gr
 
 from fusion import images
 from fusion.config import Settings
+from fusion.numbers import finite_number
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -84,13 +84,7 @@ def raw_number(value: Any, what: str) -> float | None:
     """A number as a widget or API client sent it (events use ``preprocess=False``); empty gives ``None``."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}.") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{what} must be a finite number, got {value!r}.")
-    return number
+    return finite_number(value, what)
 
 
 def decode_upload(upload: Any, settings: Settings, *, what: str = "image") -> images.DecodedImage:
