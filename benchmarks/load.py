@@ -100,9 +100,7 @@ CALLS: tuple[Call, ...] = (
 )
 #: The CPU request timed while the GPU group is busy, and the long GPU event that keeps it busy.
 CPU_PROBE = Call("/features", lambda n: {"image": _picture(n), "operation": "Canny edges"})
-BUSY_GPU = Call(
-    "/generate", lambda n: {"prompt": "a lighthouse at dusk", "steps": 100, "num_images": 4, "seed": n}
-)
+BUSY_GPU = Call("/generate", lambda n: {"prompt": "a lighthouse at dusk", "steps": 100, "num_images": 4, "seed": n})
 RUNNING = {Status.PROCESSING, Status.PROGRESS, Status.ITERATING}
 
 
@@ -173,9 +171,7 @@ class Server:
     def snapshot(self, requests: int) -> Snapshot:
         process = psutil.Process(self.process.pid)
         files, size = temp_usage(self.temp_dir)
-        return Snapshot(
-            requests, process.memory_info().rss, process.num_fds(), process.num_threads(), files, size
-        )
+        return Snapshot(requests, process.memory_info().rss, process.num_fds(), process.num_threads(), files, size)
 
 
 # ------------------------------------------------------------------------------------------------ requests
@@ -187,9 +183,7 @@ def call_once(client: Client, call: Call, n: int, timeout_s: float = REQUEST_TIM
     except AppError as error:
         return Outcome(call.endpoint, "error", time.perf_counter() - started, str(error)[:200])
     except Exception as error:
-        return Outcome(
-            call.endpoint, "lost", time.perf_counter() - started, f"{type(error).__name__}: {error}"
-        )
+        return Outcome(call.endpoint, "lost", time.perf_counter() - started, f"{type(error).__name__}: {error}")
     return Outcome(call.endpoint, "answered", time.perf_counter() - started)
 
 
@@ -325,9 +319,7 @@ def start_server(work: Path, tiny_dir: Path | None) -> Server:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"app.py exited with {process.returncode}; see {log}:\n{log.read_text()[-2000:]}"
-            )
+            raise RuntimeError(f"app.py exited with {process.returncode}; see {log}:\n{log.read_text()[-2000:]}")
         try:
             Client(server.url, verbose=False).close()
             return replace(server, startup_files=frozenset(temp_files(temp_dir)))
@@ -388,9 +380,7 @@ def warm_up(url: str) -> None:
         client.close()
 
 
-def soak(
-    server: Server, requests: int, clients: int, time_limit_s: float
-) -> tuple[list[Snapshot], LoadReport]:
+def soak(server: Server, requests: int, clients: int, time_limit_s: float) -> tuple[list[Snapshot], LoadReport]:
     """``requests`` mixed requests from the same users in chunks, with a snapshot after every chunk.
 
     The same users (sessions) throughout, so growth means per-request growth (:func:`session_cost` prices a
@@ -506,8 +496,7 @@ def soak_lines(snapshots: Sequence[Snapshot], report: LoadReport, shutdown: Shut
         "| requests done | RSS (MB) | open fds | threads | temp files | temp size (MB) |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
         *(
-            f"| {s.requests} | {_mb(s.rss_bytes)} | {s.open_fds} | {s.threads} | {s.temp_files} | "
-            f"{_mb(s.temp_bytes)} |"
+            f"| {s.requests} | {_mb(s.rss_bytes)} | {s.open_fds} | {s.threads} | {s.temp_files} | {_mb(s.temp_bytes)} |"
             for s in snapshots
         ),
         "",
@@ -537,16 +526,16 @@ def markdown(
     shutdown: Shutdown,
 ) -> str:
     command = f"python benchmarks/load.py --clients {args.clients} --requests {args.requests}" + (
-        f" --soak {args.soak} --soak-clients {args.soak_clients}" if args.soak else ""
+        f" --soak {args.soak} --soak-clients {args.soak_clients} --sessions {args.sessions}" if args.soak else ""
     )
     lines = [
         f"## {section_title(args)}",
         "",
         f"`{command}`: `python app.py` with `FUSION_MODELS=tiny` (CPU) on loopback, Python "
-        f"{platform.python_version()}, {os.cpu_count()} CPU cores shared with other work (load average "
-        f"{os.getloadavg()[0]:.1f} at the end). Latency: a request's submit-to-answer time seen by its "
-        "client, queueing included. The GPU group (caption, caption_batch, answer, classify, explain, "
-        "generate) runs one event at a time, CPU events up to `FUSION_CPU_CONCURRENCY` (4) at once.",
+        f"{platform.python_version()}, {os.cpu_count()} CPU cores shared with other work. Latency: a "
+        "request's submit-to-answer time seen by its client, queueing included. The GPU group (caption, "
+        "caption_batch, answer, classify, explain, generate) runs one event at a time, CPU events up to "
+        "`FUSION_CPU_CONCURRENCY` (4) at once.",
         "",
         f"### {args.clients} clients x {args.requests} requests, every endpoint mixed",
         "",
@@ -585,18 +574,10 @@ def main() -> int:
     parser.add_argument("--soak", type=int, default=0, help="mixed requests of the soak (0: no soak)")
     parser.add_argument("--soak-clients", type=int, default=4)
     parser.add_argument("--sessions", type=int, default=100, help="new sessions priced after the soak")
-    parser.add_argument(
-        "--probes", type=int, default=5, help="CPU requests timed while the GPU group is busy"
-    )
-    parser.add_argument(
-        "--time-limit", type=float, default=900.0, help="seconds after which no request starts"
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=REQUEST_TIMEOUT_S, help="seconds one request may take"
-    )
-    parser.add_argument(
-        "--tiny-dir", type=Path, help="where the tiny twins are built (default: a temp folder)"
-    )
+    parser.add_argument("--probes", type=int, default=5, help="CPU requests timed while the GPU group is busy")
+    parser.add_argument("--time-limit", type=float, default=900.0, help="seconds after which no request starts")
+    parser.add_argument("--timeout", type=float, default=REQUEST_TIMEOUT_S, help="seconds one request may take")
+    parser.add_argument("--tiny-dir", type=Path, help="where the tiny twins are built (default: a temp folder)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fusion-load-") as temporary:
