@@ -13,16 +13,7 @@ API endpoints:
 Teaching (add examples, load a zip, train, cross-validate, load a head) depends on per-session state and is
 private. Model events return their API value plus a ``gr.State`` view that a private ``.then`` step displays.
 
-``app.py`` wires it with the task functions bound to the cache::
-
-    classification_ui.build(
-        settings,
-        classify_fn=partial(zeroshot.zero_shot, cache=cache),
-        explain_fn=partial(hybrid.explain, cache=cache),
-        zero_shot_head_fn=partial(hybrid.zero_shot_head, cache=cache),
-        train_fn=partial(hybrid.train_head, cache=cache),
-        ablation_fn=partial(evaluation.cross_validate, cache=cache),
-    )
+``app.py`` passes the task functions already bound to the shared cache (``functools.partial``).
 """
 
 from __future__ import annotations
