@@ -9,14 +9,12 @@ SD-Turbo: 1 step). Timed in alternating pairs so that load from other processes 
 
 ``--arch real`` builds SD 1.5's and SD-Turbo's UNet, VAE and text encoder (and the CLIP ViT-L/14 safety
 checker and TAESD) from their published configurations with random weights; nothing is downloaded and timing
-does not depend on weight values. On a CUDA GPU it reports seconds per 512² image (SD 1.5: 25 steps with
-guidance; SD-Turbo: 1 step) for the raw pipeline eager (fp16, SDPA), with channels-last, with
-``torch.compile``, and for our wrapper, against the compute floors (≈ 54 ms and ≈ 4.4 ms on an H200; goals
-≤ 0.30 s and ≤ 30 ms). On the CPU it runs each model once at a reduced size and step count to prove the path
-works; those timings are labelled CPU and say nothing about the GPU goals.
+does not depend on weight values. It runs each model once at a reduced size and step count to prove the path
+works; those timings are labelled CPU and say nothing about the GPU goals, which ``benchmarks/gpu.py`` measures
+(it imports these builders).
 
     python benchmarks/generation.py [--arch tiny|real] [--device auto|cpu|cuda] [--threads N] [--pairs N]
-                                    [--rounds N] [--out FILE]
+                                    [--out FILE]
 """
 
 from __future__ import annotations
@@ -208,13 +206,6 @@ def make_cache(arch: str, device_name: str, folder: Path) -> ModelCache:
 
 
 # --------------------------------------------------------------------------------------------- measuring
-def synchronised(fn: Callable[[], Any], device: torch.device) -> Callable[[], Any]:
-    """Time GPU work to its end, not to the launch of its last kernel."""
-    if device.type != "cuda":
-        return fn
-    return lambda: (fn(), torch.cuda.synchronize())
-
-
 def options_for(case: Case, side: int | None = None, steps: int | None = None) -> GenerationOptions:
     return GenerationOptions(
         prompt=PROMPT, model=case.model, steps=steps or case.steps, seed=SEED, width=side, height=side
@@ -293,36 +284,6 @@ def measure_overhead(cache: ModelCache, pairs: int) -> list[tuple[str, str]]:
     return rows
 
 
-def measure_gpu(cache: ModelCache, rounds: int) -> list[tuple[str, str]]:
-    """Seconds per 512² image: raw eager, + channels-last, + torch.compile, and our wrapper."""
-    device = cache.device
-    rows = []
-    for case in CASES:
-        options = options_for(case, side=512)
-        unet = cache.get(case.model).unet
-        raw = synchronised(raw_call(cache, options), device)
-        ours = synchronised(lambda options=options: generation.generate(options, cache=cache), device)
-        timings = {"raw, eager (fp16, SDPA)": median_ms(raw, rounds, warmup=2)}
-        generation.optimise_unet(unet, channels_last=True)  # what the app does on CUDA
-        timings["raw + channels-last"] = median_ms(raw, rounds, warmup=2)
-        timings["`generation.generate` (channels-last)"] = median_ms(ours, rounds, warmup=2)
-        unet.compile(fullgraph=True)  # what optimise_unet does with FUSION_COMPILE=1
-        timings["raw + channels-last + torch.compile"] = median_ms(raw, rounds, warmup=3)
-        timings["`generation.generate` (channels-last + compile)"] = median_ms(ours, rounds, warmup=2)
-        for name, ms in timings.items():
-            seconds = ms / 1000
-            verdict = "met" if seconds <= case.goal_s else "missed"
-            rows.append(
-                (
-                    f"{case.label}, 512²: {name}",
-                    f"{seconds:.3f} s ({seconds / case.floor_s:.1f}x the ≈ {case.floor_s * 1000:g} ms floor; "
-                    f"goal ≤ {case.goal_s:g} s: {verdict})",
-                )
-            )
-        cache.evict(case.model)
-    return rows
-
-
 def measure_cpu_real(cache: ModelCache) -> list[tuple[str, str]]:
     """The real architectures on the CPU are slow: one run each at a reduced size proves the path works."""
     rows = []
@@ -346,7 +307,6 @@ def main() -> None:
     parser.add_argument("--arch", choices=("tiny", "real"), default="tiny")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--pairs", type=int, default=61, help="raw/wrapper call pairs (tiny)")
-    parser.add_argument("--rounds", type=int, default=7, help="timed runs per variant (real, GPU)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument(
         "--threads", type=int, default=None, help="torch intra-op threads (a shared CPU thrashes with more)"
@@ -358,12 +318,7 @@ def main() -> None:
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as folder:
         cache = make_cache(args.arch, args.device, Path(folder))
-        if args.arch == "tiny":
-            rows = measure_overhead(cache, args.pairs)
-        elif device.type == "cuda":
-            rows = measure_gpu(cache, args.rounds)
-        else:
-            rows = measure_cpu_real(cache)
+        rows = measure_overhead(cache, args.pairs) if args.arch == "tiny" else measure_cpu_real(cache)
     dtype = str(resolve_dtype("auto", device)).removeprefix("torch.")
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
     models = "tiny twins" if args.arch == "tiny" else "SD 1.5 / SD-Turbo architectures, random weights"

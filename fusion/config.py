@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from fusion.ratelimit import RateLimit
+
 ModelSource = Literal["hub", "tiny"]
 
 #: Default Hub id (or local folder) for every model role, overridable by the environment variable beside it.
@@ -34,6 +36,7 @@ ZERO_GPU_PRELOAD = ("caption", "vqa", "clip", "sd15", "sd-turbo", "controlnet-ca
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
+COMPILE_MODES = ("off", "regional", "full", "cudagraphs")
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,15 @@ class Settings:
     server_port: int = 7860
     on_spaces: bool = False
     zero_gpu: bool = False
-    #: ``torch.compile`` the diffusion UNet on CUDA (never on ZeroGPU, which does not allow it).
-    compile_unet: bool = False
+    #: How to ``torch.compile`` the diffusion UNet on CUDA (never on ZeroGPU, which does not allow it): off,
+    #: regional (its transformer blocks), full, or cudagraphs (full, with CUDA graphs).
+    compile_mode: str = "off"
     #: Also serve the public endpoints as MCP tools for language-model agents (``gradio[mcp]``).
     mcp_server: bool = False
+    #: Per-client limit on requests that run a diffusion model; ``None``: no limit.
+    generation_rate: RateLimit | None = None
+    #: Identify clients by the ``X-Forwarded-For`` header (set by a trusted proxy, as on Spaces); see ratelimit.py.
+    trust_forwarded_for: bool = False
 
     def model_id(self, role: str) -> str:
         """The Hub id or local folder configured for a model role."""
@@ -104,10 +112,30 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return value
 
 
+def _rate(env: Mapping[str, str], name: str) -> RateLimit | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return RateLimit.parse(raw)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in {"1", "true", "0", "false"}:
+        raise ValueError(f"{name} must be 1 (on) or 0 (off); got {raw!r}")
+    return raw in {"1", "true"}
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from environment variables (see README's configuration table)."""
     env = os.environ if env is None else env
     zero_gpu = env.get("SPACES_ZERO_GPU", "").lower() in {"1", "true"}
+    on_spaces = env.get("SYSTEM") == "spaces" or "SPACE_ID" in env
     preload_raw = env.get("FUSION_PRELOAD", "")
     preload = tuple(key.strip() for key in preload_raw.split(",") if key.strip())
     if zero_gpu and not preload_raw.strip():
@@ -128,10 +156,12 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         cpu_concurrency=_int(env, "FUSION_CPU_CONCURRENCY", 4),
         server_name=env.get("GRADIO_SERVER_NAME", "0.0.0.0" if env.get("SYSTEM") == "spaces" else "127.0.0.1"),
         server_port=_int(env, "GRADIO_SERVER_PORT", 7860),
-        on_spaces=env.get("SYSTEM") == "spaces" or "SPACE_ID" in env,
+        on_spaces=on_spaces,
         zero_gpu=zero_gpu,
-        compile_unet=env.get("FUSION_COMPILE", "").strip().lower() in {"1", "true"},
+        compile_mode=_choice(env, "FUSION_COMPILE", "off", COMPILE_MODES),
         mcp_server=env.get("FUSION_MCP", "").strip().lower() in {"1", "true"},
+        generation_rate=_rate(env, "FUSION_GENERATION_RATE"),
+        trust_forwarded_for=_flag(env, "FUSION_TRUST_FORWARDED_FOR", default=on_spaces),
     )
 
 

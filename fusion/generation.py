@@ -43,13 +43,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from PIL.PngImagePlugin import PngInfo
 
+from fusion import acceleration
 from fusion.numbers import finite_number
 
 if TYPE_CHECKING:
     import torch
 
     from fusion.cache import ModelCache
-    from fusion.config import Settings
 
 SAFETY_KEY = "safety-checker"
 PREVIEW_KEY = "taesd"
@@ -526,33 +526,6 @@ class _PipelinePool:
 _pipelines = _PipelinePool()
 
 
-_optimised: weakref.WeakSet[Any] = weakref.WeakSet()
-_optimise_lock = threading.Lock()
-
-
-def optimise_unet(unet: torch.nn.Module, *, channels_last: bool = True, compile_unet: bool = False) -> None:
-    """Speed-ups for a CUDA UNet: channels-last memory and optionally ``torch.compile`` (once per UNet).
-
-    Attention already uses PyTorch's SDPA (diffusers' default ``AttnProcessor2_0``) and half precision comes
-    from the cache's dtype.
-    """
-    import torch
-
-    with _optimise_lock:
-        if unet in _optimised:
-            return
-        if channels_last:
-            unet.to(memory_format=torch.channels_last)
-        if compile_unet:
-            unet.compile(fullgraph=True)
-        _optimised.add(unet)
-
-
-def _optimise_for(pipe: Any, settings: Settings) -> None:
-    if pipe.unet.device.type == "cuda":
-        optimise_unet(pipe.unet, compile_unet=settings.compile_unet and not settings.zero_gpu)
-
-
 def decode_latents(pipe: Any, latents: torch.Tensor, generators: list[torch.Generator]) -> list[Image.Image]:
     """The pipeline's own VAE decode; large images are decoded one at a time and in tiles."""
     import torch
@@ -712,7 +685,7 @@ def generate(
         models = dict(zip(keys, held if len(keys) > 1 else (held,), strict=True))
         base = models[preset.key]
         resolved, notices = normalise_options(options, native_size=native_size(base))
-        _optimise_for(base, cache.settings)
+        acceleration.ensure(base, acceleration.for_settings(cache.settings))
         seeds = image_seeds(resolved.seed, resolved.num_images)
         with _pipelines.borrow(base, resolved, models.get(CONTROLNET_KEY)) as pipe:
             notices += prompt_notices(pipe.tokenizer, resolved) + _resize_notice(options, resolved)

@@ -1,0 +1,682 @@
+"""GPU speed of every model through the product's own code paths, each optimisation on and off, against floors.
+
+One run builds SD 1.5, SD-Turbo, the tiny autoencoder (TAESD), the safety checker, BLIP-base and CLIP ViT-B/32
+from their published configurations with random weights (nothing is downloaded; timing does not depend on weight
+values), keeps them in one shared :class:`fusion.cache.ModelCache`, and times:
+
+* SD 1.5, 512², 25 steps with classifier-free guidance, and SD-Turbo, 512², 1 and 4 steps, through
+  :func:`fusion.generation.generate` (safety checker on, as in the app), with each speed-up of
+  :mod:`fusion.acceleration` on and off, fp16 against bf16, live previews on and off, and ``torch.compile``
+  (regional, full, CUDA graphs) on a fresh copy of the UNet, compile time reported apart;
+* guidance batched (one UNet call on a batch of two) against two calls, and the full VAE decode against TAESD;
+* a 20-token BLIP-base caption and a batch of 8 through :func:`fusion.captioning.caption`, fp16 and bf16;
+* one CLIP image embedding through the classification path and the bare model call;
+* cold loads through the app's own registry loaders (``from_pretrained`` of local safetensors folders written
+  here), after asking the kernel to drop its page cache.
+
+Each figure is the median of several calls, after warm-up, each call with fresh inputs (another seed, prompt or
+image), timed with CUDA events around the whole call. Its floor comes from counted work: the FLOPs of one call
+(``torch.utils.flop_counter``) at the matrix rate and the weight bytes read by its model calls at the copy
+bandwidth, both measured at the start of the run; the larger of the two is the floor.
+
+``--quick`` runs the same code on the tiny twins at small sizes (it is what CI runs, on the CPU, in seconds);
+its numbers prove the script works and say nothing about a GPU. Compilation and CUDA graphs run on CUDA only.
+
+    python benchmarks/gpu.py [--quick] [--device auto|cpu|cuda] [--budget-s S] [--json FILE] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before any Hugging Face library is imported
+
+import argparse
+import gc
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.captioning import blip_base_bundle
+from benchmarks.generation import real_registry
+from fusion import acceleration, captioning, generation
+from fusion.acceleration import Acceleration
+from fusion.cache import ModelCache, module_bytes
+from fusion.captioning import CaptionOptions
+from fusion.classification.hybrid import clip_image_embeddings
+from fusion.config import Settings
+from fusion.generation import GenerationOptions
+from fusion.registry import REGISTRY, ModelBundle, ModelSpec
+
+PROMPTS = (
+    "a photo of a red house by a lake",
+    "an oil painting of a lighthouse at dusk",
+    "a close-up of a tabby cat on a wooden table",
+    "a watercolour of mountains above a foggy valley",
+    "a street market in the rain, photograph",
+)
+T = TypeVar("T")
+#: Goals on an H200-class GPU (issue 9), in milliseconds.
+GOALS_MS = {"sd15": 300.0, "sd-turbo-1": 30.0, "caption": 40.0}
+#: CLIP ViT-B/32 (openai/clip-vit-base-patch32's config.json).
+CLIP_B32_TEXT = {
+    "vocab_size": 49408,
+    "hidden_size": 512,
+    "intermediate_size": 2048,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 8,
+    "max_position_embeddings": 77,
+}
+CLIP_B32_VISION = {
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "image_size": 224,
+    "patch_size": 32,
+}
+
+
+#: Compile variants, most telling first: each costs a compile, and the run stops starting them when the
+#: budget runs low.
+DEFAULT_COMPILE = ["sd-turbo:regional", "sd-turbo:cudagraphs", "sd15:regional", "sd15:full", "sd15:cudagraphs"]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """What one run times: the published settings, or tiny ones for ``--quick``."""
+
+    side: int = 512
+    sd15_steps: int = 25
+    turbo_steps: tuple[int, ...] = (1, 4)
+    caption_tokens: int = 20
+    caption_batch: int = 8
+    repeats: int = 7
+    warmup: int = 2
+
+
+QUICK = Sizes(side=64, sd15_steps=2, turbo_steps=(1, 2), caption_tokens=4, caption_batch=4, repeats=2, warmup=1)
+
+
+@dataclass
+class Row:
+    """One measured figure: median milliseconds, and its floor and goal when it has them."""
+
+    section: str
+    name: str
+    ms: float | None
+    floor_ms: float | None = None
+    goal_ms: float | None = None
+    note: str = ""
+    samples_ms: list[float] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float | None:
+        return self.ms / self.floor_ms if self.ms and self.floor_ms else None
+
+
+@dataclass(frozen=True)
+class Ceilings:
+    """The device's matrix rate and copy bandwidth, measured at the start of the run."""
+
+    flops_per_s: float
+    bytes_per_s: float
+
+    def floor_ms(self, flops: float, weight_bytes: float) -> float:
+        return max(flops / self.flops_per_s, weight_bytes / self.bytes_per_s) * 1000
+
+
+class Run:
+    """The timer, the rows so far (written after each one, so a run cut short still reports), and the budget."""
+
+    def __init__(self, device: torch.device, sizes: Sizes, budget_s: float, json_path: Path | None) -> None:
+        self.device = device
+        self.sizes = sizes
+        self.deadline = time.monotonic() + budget_s
+        self.json_path = json_path
+        self.rows: list[Row] = []
+        self.ceilings = Ceilings(1.0, 1.0)
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def left_s(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        shown = "skipped" if row.ms is None else f"{row.ms:.3f} ms"
+        print(f"[{row.section}] {row.name}: {shown} {row.note}", flush=True)
+        if self.json_path:
+            self.json_path.write_text(json.dumps(self.report(), indent=1))
+        return row
+
+    def skip(self, section: str, name: str, why: str) -> None:
+        self.add(Row(section, name, None, note=why))
+
+    def sync(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+
+    def time_once(self, fn: Callable[[], Any]) -> float:
+        """Milliseconds of one call, to the end of its GPU work (CUDA events around it on CUDA)."""
+        if not self.cuda:
+            started = time.perf_counter()
+            fn()
+            return (time.perf_counter() - started) * 1000
+        self.sync()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end)
+
+    def median(self, fn: Callable[[int], Any], *, repeats: int | None = None, warmup: int | None = None) -> Row:
+        """Median of ``fn(i)`` over fresh inputs ``i`` (warm-up calls use inputs of their own)."""
+        warmup = self.sizes.warmup if warmup is None else warmup
+        for i in range(warmup):
+            fn(-1 - i)
+        samples = [self.time_once(lambda i=i: fn(i)) for i in range(repeats or self.sizes.repeats)]
+        return Row("", "", statistics.median(samples), samples_ms=[round(s, 4) for s in samples])
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "device": torch.cuda.get_device_name(self.device) if self.cuda else f"CPU ({os.cpu_count()} cores)",
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "sizes": asdict(self.sizes),
+            "ceilings": asdict(self.ceilings),
+            "rows": [asdict(row) | {"ratio": row.ratio} for row in self.rows],
+        }
+
+
+# ---------------------------------------------------------------------------------------------- counting work
+def measure_ceilings(run: Run) -> Ceilings:
+    """The dense half-precision matrix rate and the device-to-device copy bandwidth, as the floors' ceilings."""
+    side, dtype, count = (8192, torch.bfloat16, 1 << 30) if run.cuda else (1024, torch.float32, 1 << 26)
+    a = torch.randn(side, side, device=run.device, dtype=dtype)
+    b = torch.randn(side, side, device=run.device, dtype=dtype)
+    matmul_ms = run.median(lambda _i: a @ b, repeats=10, warmup=3).ms
+    source = torch.empty(count, dtype=torch.uint8, device=run.device)
+    target = torch.empty_like(source)
+    copy_ms = run.median(lambda _i: target.copy_(source), repeats=10, warmup=3).ms
+    return Ceilings(flops_per_s=2 * side**3 / (matmul_ms / 1000), bytes_per_s=2 * count / (copy_ms / 1000))
+
+
+@contextmanager
+def counted_calls(modules: dict[str, torch.nn.Module]) -> Iterator[Counter[str]]:
+    """How many times each module's ``forward`` runs inside the block."""
+    calls: Counter[str] = Counter()
+    handles = [
+        module.register_forward_hook(lambda *_args, name=name: calls.update([name])) for name, module in modules.items()
+    ]
+    try:
+        yield calls
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def floor_ms(run: Run, fn: Callable[[], Any], modules: dict[str, torch.nn.Module]) -> float:
+    """The floor of one call: its counted FLOPs at the matrix rate, or the weight bytes its model calls read at
+    the copy bandwidth, whichever is larger."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with counted_calls(modules) as calls, FlopCounterMode(display=False) as counter:
+        fn()
+    weight_bytes = sum(calls[name] * module_bytes(module) for name, module in modules.items())
+    return run.ceilings.floor_ms(counter.get_total_flops(), weight_bytes)
+
+
+def pipeline_modules(pipe: Any) -> dict[str, torch.nn.Module]:
+    return {"unet": pipe.unet, "text encoder": pipe.text_encoder, "VAE decoder": pipe.vae.decoder}
+
+
+# ----------------------------------------------------------------------------------------------- the models
+def clip_b32_bundle(device: torch.device, dtype: torch.dtype) -> ModelBundle:
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    from fusion.tiny.diffusion import CLIP_MEAN, CLIP_STD
+    from fusion.tiny.tokenizers import clip_tokenizer
+
+    tokenizer = clip_tokenizer()
+    text = CLIP_B32_TEXT | {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
+    config = CLIPConfig(text_config=text, vision_config=CLIP_B32_VISION, projection_dim=512)
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = CLIPModel(config)
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": 224},
+        crop_size={"height": 224, "width": 224},
+        image_mean=CLIP_MEAN,
+        image_std=CLIP_STD,
+    )
+    processor = CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    return ModelBundle(model=model.to(dtype).eval(), processor=processor)
+
+
+def published_registry() -> dict[str, ModelSpec]:
+    """The app's keys, each built from its published configuration with random weights."""
+
+    def spec(key: str, build: Callable[[torch.device, torch.dtype], Any]) -> ModelSpec:
+        title = f"{key} (published architecture, random weights)"
+        return ModelSpec(key, title, lambda _source, device, dtype: build(device, dtype), "", 0, ())
+
+    return real_registry() | {"caption": spec("caption", blip_base_bundle), "clip": spec("clip", clip_b32_bundle)}
+
+
+def make_cache(quick: bool, device: str, folder: Path) -> ModelCache:
+    if quick:
+        return ModelCache(Settings(models="tiny", tiny_dir=folder / "tiny", device=device, memory_budget=8 << 30))
+    return ModelCache(Settings(device=device, memory_budget=120 << 30), registry=published_registry())
+
+
+def random_pictures(count: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(count)]
+
+
+# ------------------------------------------------------------------------------------------------ generation
+def generation_options(model: str, steps: int, side: int, i: int) -> GenerationOptions:
+    return GenerationOptions(
+        prompt=PROMPTS[i % len(PROMPTS)], model=model, steps=steps, seed=1000 + i, width=side, height=side
+    )
+
+
+def generate_call(cache: ModelCache, model: str, steps: int, side: int, *, previews: bool = False):
+    on_step = (lambda _update: None) if previews else None
+    return lambda i: generation.generate(generation_options(model, steps, side, i), cache=cache, on_step=on_step)
+
+
+def eager_variants(dtype: torch.dtype) -> list[tuple[str, Acceleration, torch.dtype]]:
+    """Each speed-up alone on top of the plain run (fp16/bf16, SDPA), then the ones that stack."""
+    plain = acceleration.NATIVE
+    return [
+        (f"plain ({_dtype_name(dtype)}, SDPA)", plain, dtype),
+        ("classic attention instead of SDPA", replace(plain, sdpa=False), dtype),
+        ("+ channels-last", replace(plain, channels_last=True), dtype),
+        ("+ fused QKV", replace(plain, fuse_qkv=True), dtype),
+        ("+ channels-last + fused QKV", replace(plain, channels_last=True, fuse_qkv=True), dtype),
+        ("plain in bfloat16", plain, torch.bfloat16),
+    ]
+
+
+def measure_generation(run: Run, cache: ModelCache, model: str, steps: int) -> tuple[Acceleration, float | None]:
+    """Every eager variant of one model at one step count, timed in turn round after round (so that drifts of
+    clock or load hit all alike); returns the fastest variant and the floor."""
+    section = f"{model}, {run.sizes.side}², {steps} step(s)"
+    goal = GOALS_MS.get(model if model == "sd15" else f"{model}-{steps}")
+    pipe = cache.get(model)
+    call = generate_call(cache, model, steps, run.sizes.side)
+    acceleration.apply(pipe, Acceleration())
+    modules = pipeline_modules(pipe) | {"safety checker": cache.get(generation.SAFETY_KEY).model}
+    floor = floor_ms(run, lambda: call(0), modules)
+    variants = eager_variants(cache.dtype)
+    samples: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    for i in range(-run.sizes.warmup, run.sizes.repeats):
+        for name, variant, dtype in variants:
+            pipe.to(dtype=dtype)
+            acceleration.apply(pipe, variant)
+            ms = run.time_once(lambda i=i: call(i))
+            if i >= 0:
+                samples[name].append(ms)
+    pipe.to(dtype=cache.dtype)
+    medians = {name: statistics.median(times) for name, times in samples.items()}
+    for name, _, _ in variants:
+        times = [round(ms, 4) for ms in samples[name]]
+        run.add(Row(section, name, medians[name], floor_ms=floor, goal_ms=goal, samples_ms=times))
+    same_dtype = [(medians[name], variant) for name, variant, dtype in variants if dtype == cache.dtype]
+    best = min(same_dtype, key=lambda pair: pair[0])[1]
+    acceleration.apply(pipe, best)
+    row = run.median(generate_call(cache, model, steps, run.sizes.side, previews=True))
+    run.add(replace(row, section=section, name="fastest eager + live TAESD previews", floor_ms=floor, goal_ms=goal))
+    return best, floor
+
+
+def measure_compiled(run: Run, cache: ModelCache, model: str, steps: int, mode: str, best: Acceleration, floor: float):
+    """One ``torch.compile`` mode on a fresh copy of the model (compilation cannot be undone), if time is left."""
+    section = f"{model}, {run.sizes.side}², {steps} step(s)"
+    name = f"fastest eager + torch.compile ({mode})"
+    if not run.cuda:
+        return run.skip(section, name, "CUDA only")
+    if run.left_s() < 120:
+        return run.skip(section, name, "out of time budget")
+    cache.evict(model)
+    gc.collect()
+    torch.cuda.empty_cache()
+    pipe = cache.get(model)
+    call = generate_call(cache, model, steps, run.sizes.side)
+    try:
+        acceleration.apply(pipe, replace(best, compile=mode))
+        first_ms = run.time_once(lambda: call(-100))
+        row = run.median(call)
+    except Exception as error:  # a compiler failure is a result to report, not a reason to stop the run
+        return run.skip(section, name, f"failed: {type(error).__name__}: {str(error)[:200]}")
+    goal = GOALS_MS.get(model if model == "sd15" else f"{model}-{steps}")
+    note = f"first call (compiles) {first_ms / 1000:.1f} s"
+    run.add(replace(row, section=section, name=name, floor_ms=floor, goal_ms=goal, note=note))
+
+
+def measure_breakdown(run: Run, cache: ModelCache) -> None:
+    """Where a one-step SD-Turbo image's time goes, and what one UNet call costs the GPU itself: the same call
+    replayed as a CUDA graph, with no Python or kernel-launch time around it (CUDA only)."""
+    section = "where the time goes"
+    pipe, checker = cache.get("sd-turbo"), cache.get(generation.SAFETY_KEY)
+    acceleration.apply(pipe, Acceleration())
+    latent = run.sizes.side // pipe.vae_scale_factor
+    ids = pipe.tokenizer(PROMPTS[0], padding="max_length", max_length=77, return_tensors="pt").input_ids
+    ids = ids.to(run.device)
+    text = pipe.text_encoder(ids)[0]
+    timestep = torch.tensor(999, device=run.device)
+    latents = torch.randn(1, 4, latent, latent, device=run.device, dtype=cache.dtype)
+    pixels = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)[0]
+    images = pipe.image_processor.postprocess(pixels, output_type="pil")
+    parts = {
+        "SD-Turbo text encoder (OpenCLIP ViT-H text, 77 tokens)": lambda: pipe.text_encoder(ids),
+        "SD-Turbo UNet, batch 1": lambda: pipe.unet(latents, timestep, text, return_dict=False),
+        f"SD VAE decode, {run.sizes.side}²": lambda: pipe.vae.decode(latents, return_dict=False),
+        "latents to PIL (postprocess, GPU to CPU)": lambda: pipe.image_processor.postprocess(pixels, output_type="pil"),
+        "safety checker (CLIP ViT-L/14 + preprocessing)": lambda: generation.check_safety(checker, images),
+    }
+    with torch.inference_mode():
+        for name, fn in parts.items():
+            run.add(replace(run.median(lambda _i, fn=fn: fn()), section=section, name=name))
+        if not run.cuda:
+            return run.skip(section, "UNet calls replayed as CUDA graphs", "CUDA only")
+        sd15 = cache.get("sd15")
+        acceleration.apply(sd15, Acceleration())
+        width = sd15.text_encoder.config.hidden_size
+        guided = (
+            torch.randn(2, 4, latent, latent, device=run.device, dtype=cache.dtype),
+            timestep,
+            torch.randn(2, 77, width, device=run.device, dtype=cache.dtype),
+        )
+        for name, unet, inputs in (
+            ("SD-Turbo UNet, batch 1", pipe.unet, (latents, timestep, text)),
+            ("SD 1.5 UNet, batch 2 (one guided step)", sd15.unet, guided),
+        ):
+            eager = run.median(lambda _i, unet=unet, inputs=inputs: unet(*inputs, return_dict=False))
+            graph = cuda_graph(unet, inputs)
+            replay = run.median(lambda _i, graph=graph: graph.replay())
+            run.add(replace(eager, section=section, name=f"{name}: eager call"))
+            run.add(replace(replay, section=section, name=f"{name}: replayed CUDA graph (GPU time alone)"))
+            del graph
+
+
+def cuda_graph(module: torch.nn.Module, inputs: tuple[Any, ...]) -> torch.cuda.CUDAGraph:
+    """``module(*inputs)`` captured as a CUDA graph, after warm-up calls on a side stream as PyTorch requires."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            module(*inputs, return_dict=False)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        module(*inputs, return_dict=False)
+    return graph
+
+
+def measure_guidance_batching(run: Run, cache: ModelCache) -> None:
+    """One UNet call on the conditional and unconditional halves together, against two calls."""
+    section = "SD 1.5 UNet, one guided step"
+    pipe = cache.get("sd15")
+    acceleration.apply(pipe, Acceleration())
+    latent = run.sizes.side // pipe.vae_scale_factor
+    width = pipe.text_encoder.config.hidden_size
+
+    def inputs(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        latents = torch.randn(batch, 4, latent, latent, device=run.device, dtype=cache.dtype)
+        text = torch.randn(batch, 77, width, device=run.device, dtype=cache.dtype)
+        return latents, text
+
+    pair, single = inputs(2), inputs(1)
+    with torch.inference_mode():
+        floor = floor_ms(run, lambda: pipe.unet(*_unet_args(pair)), {"unet": pipe.unet})
+        batched = run.median(lambda _i: pipe.unet(*_unet_args(pair)))
+        split = run.median(lambda _i: (pipe.unet(*_unet_args(single)), pipe.unet(*_unet_args(single))))
+    run.add(replace(batched, section=section, name="guidance batched: one call on a batch of 2", floor_ms=floor))
+    run.add(replace(split, section=section, name="guidance unbatched: two calls on a batch of 1", floor_ms=floor))
+
+
+def _unet_args(inputs: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, int, torch.Tensor]:
+    latents, text = inputs
+    return latents, 500, text
+
+
+def measure_decoders(run: Run, cache: ModelCache) -> None:
+    """The full VAE decode the app finishes with, against TAESD (what live previews use)."""
+    section = f"decode one {run.sizes.side}² image"
+    pipe, taesd = cache.get("sd15"), cache.get(generation.PREVIEW_KEY)
+    latent = run.sizes.side // pipe.vae_scale_factor
+    generators = [torch.Generator().manual_seed(0)]
+
+    def latents(i: int) -> torch.Tensor:
+        noise = torch.Generator(device="cpu").manual_seed(i + 10)
+        return torch.randn(1, 4, latent, latent, generator=noise).to(run.device, cache.dtype)
+
+    with torch.inference_mode():
+        full_floor = floor_ms(run, lambda: pipe.vae.decode(latents(0)), {"VAE decoder": pipe.vae.decoder})
+        tiny_floor = floor_ms(run, lambda: taesd.decode(latents(0)), {"TAESD": taesd})
+        full = run.median(lambda i: generation.decode_latents(pipe, latents(i), generators))
+        tiny = run.median(lambda i: taesd.decode(latents(i), return_dict=False)[0].float().cpu())
+    run.add(
+        replace(full, section=section, name="VAE decode + postprocess (the app's final decode)", floor_ms=full_floor)
+    )
+    run.add(replace(tiny, section=section, name="TAESD decode (tiny autoencoder)", floor_ms=tiny_floor))
+
+
+# ---------------------------------------------------------------------------------------- captions and CLIP
+def measure_captions(run: Run, cache: ModelCache) -> None:
+    tokens, batch = run.sizes.caption_tokens, run.sizes.caption_batch
+    section = f"BLIP-base caption, {tokens} tokens"
+    options = CaptionOptions(min_new_tokens=tokens, max_new_tokens=tokens, batch_size=batch)
+    bundle = cache.get("caption")
+    pictures = random_pictures(batch + run.sizes.repeats + run.sizes.warmup, seed=1)
+
+    def one(i: int) -> Any:
+        return captioning.caption([pictures[i % len(pictures)]], options, cache=cache)
+
+    def several(i: int) -> Any:
+        start = i % len(pictures)
+        return captioning.caption((pictures * 2)[start : start + batch], options, cache=cache)
+
+    modules = {"vision": bundle.model.vision_model, "text decoder": bundle.model.text_decoder}
+    with torch.inference_mode():
+        single_floor = floor_ms(run, lambda: one(0), modules)
+        batch_floor = floor_ms(run, lambda: several(0), modules)
+    for dtype in dict.fromkeys((cache.dtype, torch.bfloat16)):
+        bundle.model.to(dtype)
+        name = f"1 image ({_dtype_name(dtype)})"
+        run.add(
+            replace(run.median(one), section=section, name=name, floor_ms=single_floor, goal_ms=GOALS_MS["caption"])
+        )
+        row = run.median(several)
+        note = f"{row.ms / batch:.2f} ms per image"
+        name = f"batch of {batch} ({_dtype_name(dtype)})"
+        run.add(replace(row, section=section, name=name, floor_ms=batch_floor, note=note))
+    bundle.model.to(cache.dtype)
+
+
+def measure_clip(run: Run, cache: ModelCache) -> None:
+    section = "CLIP ViT-B/32 image embedding"
+    bundle = cache.get("clip")
+    pictures = random_pictures(run.sizes.repeats + run.sizes.warmup + 64, seed=2)
+    pixels = bundle.processor.image_processor(images=pictures[:64], return_tensors="pt")["pixel_values"]
+    pixels = pixels.to(run.device, bundle.model.dtype)
+    with torch.inference_mode():
+        one_floor = floor_ms(
+            run, lambda: bundle.model.get_image_features(pixel_values=pixels[:1]), {"vision": bundle.model.vision_model}
+        )
+        path = run.median(lambda i: clip_image_embeddings([pictures[i]], model_key="clip", cache=cache))
+        bare = run.median(lambda i: bundle.model.get_image_features(pixel_values=pixels[i % 64 : i % 64 + 1]))
+        batch = run.median(lambda _i: bundle.model.get_image_features(pixel_values=pixels))
+    note = "640x480 upload: resize, crop and normalise on the CPU, then the model"
+    run.add(
+        replace(path, section=section, name="1 image through the classification path", floor_ms=one_floor, note=note)
+    )
+    run.add(replace(bare, section=section, name="1 image, model call only (preprocessed pixels)", floor_ms=one_floor))
+    note = f"{batch.ms / 64 * 1000:.1f} µs per image"
+    run.add(replace(batch, section=section, name="64 images, model call only", floor_ms=one_floor * 64, note=note))
+
+
+# ------------------------------------------------------------------------------------------------ cold loads
+def drop_page_cache() -> bool:
+    """Ask Linux to forget cached file pages (root only), so a load reads the disk; whether it worked."""
+    try:
+        subprocess.run(["sync"], check=True)
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
+def save_bundle(bundle: ModelBundle, folder: Path) -> None:
+    bundle.model.save_pretrained(folder, safe_serialization=True)
+    bundle.processor.save_pretrained(folder)
+
+
+def measure_cold_loads(run: Run, cache: ModelCache, folder: Path) -> None:
+    """Write each model as the Hub ships it (safetensors, fp16), then load it with the app's registry loaders."""
+    section = "cold load from local safetensors"
+    saved = {}
+    for key in ("sd15", "caption", "clip"):
+        target = folder / "saved" / key
+        model = cache.get(key)
+        if isinstance(model, ModelBundle):
+            save_bundle(model, target)
+        else:
+            model.save_pretrained(target, safe_serialization=True)
+        saved[key] = str(target)
+        cache.evict(key)
+    gc.collect()
+    if run.cuda:
+        torch.cuda.empty_cache()
+    settings = Settings(models="hub", model_ids=saved, device=str(run.device), memory_budget=120 << 30)
+    registry = {key: REGISTRY[key] for key in saved}
+    for key in saved:
+        dropped = drop_page_cache()
+        loader = ModelCache(settings, registry=registry)
+        ms = run.time_once(lambda loader=loader, key=key: loader.get(key))
+        size = module_bytes(loader.get(key)) / 1e9
+        note = f"{size:.2f} GB; {'page cache dropped first' if dropped else 'page cache NOT dropped (not root)'}"
+        run.add(Row(section, f"{REGISTRY[key].title} ({key})", ms, floor_ms=None, note=note))
+        loader.evict(key)
+        del loader
+        gc.collect()
+
+
+# --------------------------------------------------------------------------------------------------- output
+def guarded(run: Run, what: str, measure: Callable[..., T], *args: Any) -> T | None:
+    """Run one part; a failure becomes a row of the report, and the parts after it still run."""
+    try:
+        return measure(run, *args)
+    except Exception as error:
+        run.skip(what, "failed", f"{type(error).__name__}: {str(error)[:300]}")
+        return None
+
+
+def markdown(run: Run) -> str:
+    report = run.report()
+    ceilings = run.ceilings
+    lines = [
+        f"Device: {report['device']}; torch {report['torch']}, Python {report['python']}. "
+        f"Ceilings measured in this run: {ceilings.flops_per_s / 1e12:.1f} TFLOP/s "
+        f"({'bf16 8192³ matmul' if run.cuda else 'fp32 1024³ matmul'}), "
+        f"{ceilings.bytes_per_s / 1e12:.2f} TB/s (device copy).",
+        "",
+        "| section | measurement | median | floor | ratio to floor | goal | note |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for row in run.rows:
+        goal = ""
+        if row.goal_ms is not None and row.ms is not None:
+            goal = f"≤ {_ms(row.goal_ms)}: {'met' if row.ms <= row.goal_ms else 'missed'}"
+        ratio = f"{row.ratio:.1f}" if row.ratio else ""
+        median = _ms(row.ms) if row.ms is not None else "—"
+        lines.append(
+            f"| {row.section} | {row.name} | {median} | {_ms(row.floor_ms) if row.floor_ms else ''} "
+            f"| {ratio} | {goal} | {row.note} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _ms(value: float) -> str:
+    return f"{value / 1000:.3f} s" if value >= 1000 else f"{value:.2f} ms" if value >= 1 else f"{value * 1000:.0f} µs"
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+PARTS: dict[str, Callable[[Run, ModelCache], None]] = {
+    "breakdown": measure_breakdown,
+    "guidance": measure_guidance_batching,
+    "decoders": measure_decoders,
+    "captions": measure_captions,
+    "clip": measure_clip,
+}
+ALL_PARTS = ["generation", *PARTS, "loads", "compile"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny twins at small sizes (CI, CPU)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--budget-s", type=float, default=420.0, help="compile variants stop when this runs out")
+    parser.add_argument("--parts", nargs="+", choices=ALL_PARTS, default=ALL_PARTS, help="what to measure")
+    parser.add_argument(
+        "--compile",
+        nargs="*",
+        default=DEFAULT_COMPILE,
+        help="model:mode pairs to compile, in this order, while the budget lasts",
+    )
+    parser.add_argument("--json", type=Path, help="write every row here as it is measured")
+    parser.add_argument("--markdown", type=Path, help="write the final table here")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    sizes = QUICK if args.quick else Sizes()
+    with tempfile.TemporaryDirectory() as folder:
+        cache = make_cache(args.quick, args.device, Path(folder))
+        run = Run(cache.device, sizes, args.budget_s, args.json)
+        run.ceilings = measure_ceilings(run)
+        best = {}
+        if "generation" in args.parts:
+            for model, steps in (("sd15", sizes.sd15_steps), *(("sd-turbo", s) for s in sizes.turbo_steps)):
+                best[model, steps] = guarded(run, f"{model}, {steps} step(s)", measure_generation, cache, model, steps)
+        for part, measure in PARTS.items():
+            if part in args.parts:
+                guarded(run, part, measure, cache)
+        if "loads" in args.parts:
+            guarded(run, "cold loads", measure_cold_loads, cache, Path(folder))
+        if "compile" in args.parts:
+            for model, mode in (choice.split(":") for choice in args.compile):
+                steps = sizes.sd15_steps if model == "sd15" else sizes.turbo_steps[0]
+                found = best.get((model, steps)) or (Acceleration(), None)
+                measure_compiled(run, cache, model, steps, mode, *found)
+    table = markdown(run)
+    if args.markdown:
+        args.markdown.write_text(table)
+    print()
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""GPU speed-ups of a Stable Diffusion pipeline, each one switchable so that ``benchmarks/gpu.py`` can time it on
+and off through the product's own path.
+
+The defaults are the settings that won on an H200 (``benchmarks/GPU.md``). Everything here uses diffusers' and
+PyTorch's own switches: attention processors (SDPA or the classic matmul-softmax one), fused QKV projections,
+channels-last memory, and ``torch.compile`` of the whole UNet, of its repeated transformer blocks only
+(regional compilation), or of the whole UNet with CUDA graphs (``reduce-overhead``). On the H200 the eager UNet
+is bound by kernel launches (a replayed CUDA graph of the same call takes 40 % of its time), which is why only
+CUDA graphs pay off there. Compilation cannot be undone: a compiled UNet keeps its mode for life.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fusion.config import COMPILE_MODES
+
+if TYPE_CHECKING:
+    from fusion.config import Settings
+
+
+@dataclass(frozen=True)
+class Acceleration:
+    """Which speed-ups a pipeline's UNet and VAE run with (half precision is the cache's dtype, not set here)."""
+
+    #: PyTorch's scaled-dot-product attention (diffusers' default); off means the classic matmul-softmax path.
+    sdpa: bool = True
+    #: Query, key and value projections as one matrix product (self-attention) and key + value (cross-attention):
+    #: 1-5 % faster on the H200 in every case measured, so on by default.
+    fuse_qkv: bool = True
+    #: Channels-last memory for the UNet's and the VAE's convolutions: no faster on the H200 (slower for SD 1.5),
+    #: so off by default.
+    channels_last: bool = False
+    #: One of :data:`fusion.config.COMPILE_MODES`. Off by default: CUDA graphs make SD 1.5 3.2 times faster, but
+    #: each new image size or batch costs a compile of about 50 s on the request that meets it.
+    compile: str = "off"
+
+
+def for_settings(settings: Settings) -> Acceleration:
+    """The app's acceleration: the defaults, compiled as ``FUSION_COMPILE`` says except on ZeroGPU."""
+    return Acceleration(compile="off" if settings.zero_gpu else settings.compile_mode)
+
+
+#: The state diffusers loads a pipeline in.
+NATIVE = Acceleration(sdpa=True, fuse_qkv=False, channels_last=False, compile="off")
+
+_applied: weakref.WeakKeyDictionary[Any, Acceleration] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def apply(pipe: Any, acceleration: Acceleration) -> None:
+    """Put ``pipe``'s UNet and VAE in the state ``acceleration`` describes, undoing earlier choices where the
+    libraries allow it (everything but compilation)."""
+    import torch
+    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+
+    if acceleration.compile not in COMPILE_MODES:
+        raise ValueError(f"Unknown compile mode {acceleration.compile!r}; choose one of {', '.join(COMPILE_MODES)}.")
+    unet, vae = pipe.unet, pipe.vae
+    with _lock:
+        before = _applied.get(unet, NATIVE)
+        if before.compile != "off" and acceleration.compile != before.compile:
+            raise ValueError(f"This UNet is already compiled ({before.compile}); load a fresh copy to change that.")
+        for model in (unet, vae):
+            if before.fuse_qkv:
+                model.unfuse_qkv_projections()
+            model.set_attn_processor(AttnProcessor2_0() if acceleration.sdpa else AttnProcessor())
+            if acceleration.fuse_qkv:
+                model.fuse_qkv_projections()  # fused processors always use SDPA
+            model.to(memory_format=torch.channels_last if acceleration.channels_last else torch.contiguous_format)
+        if before.compile == "off":
+            _compile(unet, acceleration.compile)
+        _applied[unet] = acceleration
+
+
+def ensure(pipe: Any, acceleration: Acceleration) -> None:
+    """Apply ``acceleration`` to a pipeline whose UNet nobody has set up yet (the first request after a load)."""
+    if pipe.unet.device.type != "cuda":
+        return
+    with _lock:
+        done = pipe.unet in _applied
+    if not done:
+        apply(pipe, acceleration)
+
+
+def current(pipe: Any) -> Acceleration | None:
+    """What :func:`apply` last set on this pipeline's UNet, if anything."""
+    with _lock:
+        return _applied.get(pipe.unet)
+
+
+def _compile(unet: Any, mode: str) -> None:
+    if mode == "regional":
+        unet.compile_repeated_blocks(fullgraph=True)
+    elif mode == "full":
+        unet.compile(fullgraph=True)
+    elif mode == "cudagraphs":
+        unet.compile(mode="reduce-overhead", fullgraph=True)

@@ -1,0 +1,98 @@
+"""fusion.acceleration: every speed-up keeps the picture, can be switched off again, and follows the settings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0, FusedAttnProcessor2_0
+
+from fusion import acceleration, generation
+from fusion.acceleration import Acceleration
+from fusion.cache import ModelCache
+from fusion.config import Settings, settings_from_env
+from fusion.generation import GenerationOptions
+
+PLAIN = acceleration.NATIVE
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> ModelCache:
+    """A cache of its own: these tests change the pipeline's attention processors and memory format."""
+    folder = tmp_path_factory.mktemp("acceleration-tiny")
+    return ModelCache(Settings(models="tiny", tiny_dir=Path(folder), device="cpu", memory_budget=1 << 30))
+
+
+def _pixels(cache: ModelCache) -> np.ndarray:
+    options = GenerationOptions(prompt="a red house by a lake", model="sd15", steps=3, seed=7, width=64, height=64)
+    return np.asarray(generation.generate(options, cache=cache).images[0], dtype=np.int16)
+
+
+def _processor_types(model: torch.nn.Module) -> set[type]:
+    return {type(processor) for processor in model.attn_processors.values()}
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        replace(PLAIN, sdpa=False),
+        replace(PLAIN, fuse_qkv=True),
+        replace(PLAIN, channels_last=True),
+        replace(PLAIN, fuse_qkv=True, channels_last=True),
+    ],
+    ids=["classic-attention", "fused-qkv", "channels-last", "fused-channels-last"],
+)
+def test_each_speed_up_keeps_the_picture(cache: ModelCache, variant: Acceleration) -> None:
+    pipe = cache.get("sd15")
+    acceleration.apply(pipe, PLAIN)
+    reference = _pixels(cache)
+    acceleration.apply(pipe, variant)
+    try:
+        changed = _pixels(cache)
+    finally:
+        acceleration.apply(pipe, PLAIN)
+    assert acceleration.current(pipe) == PLAIN
+    assert np.abs(changed - reference).max() <= 2
+
+
+def test_apply_sets_and_undoes_each_switch(cache: ModelCache) -> None:
+    pipe = cache.get("sd15")
+    acceleration.apply(pipe, replace(PLAIN, fuse_qkv=True, channels_last=True))
+    assert _processor_types(pipe.unet) == {FusedAttnProcessor2_0}
+    conv = next(module for module in pipe.unet.modules() if isinstance(module, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.weight.is_contiguous()
+
+    acceleration.apply(pipe, replace(PLAIN, sdpa=False))
+    assert _processor_types(pipe.unet) == {AttnProcessor}
+    assert _processor_types(pipe.vae) == {AttnProcessor}
+    assert conv.weight.is_contiguous()
+
+    acceleration.apply(pipe, PLAIN)
+    assert _processor_types(pipe.unet) == {AttnProcessor2_0}
+
+
+def test_ensure_leaves_cpu_pipelines_and_earlier_choices_alone(cache: ModelCache) -> None:
+    pipe = cache.get("sd15")
+    acceleration.apply(pipe, PLAIN)
+    acceleration.ensure(pipe, Acceleration(fuse_qkv=True))
+    assert acceleration.current(pipe) == PLAIN
+    assert _processor_types(pipe.unet) == {AttnProcessor2_0}
+
+
+def test_unknown_compile_mode_is_refused(cache: ModelCache) -> None:
+    with pytest.raises(ValueError, match="Unknown compile mode 'fastest'"):
+        acceleration.apply(cache.get("sd15"), Acceleration(compile="fastest"))
+
+
+def test_settings_choose_the_compile_mode_except_on_zero_gpu() -> None:
+    assert settings_from_env({}).compile_mode == "off"
+    regional = settings_from_env({"FUSION_COMPILE": "Regional"})
+    assert acceleration.for_settings(regional) == Acceleration(compile="regional")
+    zero_gpu = replace(regional, zero_gpu=True)
+    assert acceleration.for_settings(zero_gpu).compile == "off"
+    with pytest.raises(ValueError, match="FUSION_COMPILE must be one of off, regional, full, cudagraphs"):
+        settings_from_env({"FUSION_COMPILE": "1"})
