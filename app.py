@@ -18,6 +18,8 @@ from fusion import captioning, flows, generation
 from fusion.cache import ModelCache, get_cache
 from fusion.classification import evaluation, hybrid, zeroshot
 from fusion.config import Settings, get_settings
+from fusion.i18n import I18N, english_api_labels, t
+from fusion.ratelimit import RateLimiter
 from fusion.ui import captioning as captioning_ui
 from fusion.ui import classification as classification_ui
 from fusion.ui import features as features_ui
@@ -25,6 +27,7 @@ from fusion.ui import flows as flows_ui
 from fusion.ui import generation as generation_ui
 from fusion.ui import system as system_ui
 from fusion.ui.common import GPU_CONCURRENCY_ID, GPU_CONCURRENCY_LIMIT, model_banner
+from fusion.ui.limits import GenerationGate
 from fusion.ui.mcp import name_tools_after_endpoints, tolerate_stripped_state_outputs
 from fusion.ui.send import Panels, SendButtons, send_across_fusion, send_between_panels
 
@@ -33,6 +36,7 @@ INTRO = (
     "Classical features (OpenCV, scikit-image) and large multimodal models (CLIP, BLIP, Stable Diffusion) in one "
     "place, feeding each other. Every panel is also an API endpoint: see *Use via API* at the bottom of the page."
 )
+HEADER = f"# {TITLE}\n{INTRO}"
 
 
 def build_demo(settings: Settings | None = None, cache: ModelCache | None = None) -> gr.Blocks:
@@ -41,29 +45,37 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
     cache = cache or get_cache()
     if settings.preload:
         cache.preload(settings.preload)
+    # One budget per client across every event that runs a diffusion model (FUSION_GENERATION_RATE).
+    admit_generation = (
+        GenerationGate(RateLimiter(settings.generation_rate), trust_forwarded_for=settings.trust_forwarded_for)
+        if settings.generation_rate
+        else None
+    )
     # Every 10 minutes, delete the uploads and results this app wrote over an hour ago (all of them at shutdown);
     # without it Gradio's temporary folder only grows. A sweep over 10,000 files takes about 0.14 s.
     with gr.Blocks(title="fusion", delete_cache=(600, 3600)) as demo:
-        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        gr.Markdown(t(HEADER))
         model_banner(settings)
         with gr.Tabs() as tabs:
-            with gr.Tab("Classical features", id="features"):
+            with gr.Tab(t("Classical features"), id="features"):
                 featurer = features_ui.build(settings)
                 features_sends = SendButtons.row(
                     "Edges → generate", "Classify this", "Caption this", "Use as img2img input"
                 )
-            with gr.Tab("Captioning", id="captioning"):
+            with gr.Tab(t("Captioning"), id="captioning"):
                 captioner = captioning_ui.build(
                     settings,
                     caption_fn=partial(captioning.caption, cache=cache),
                     answer_fn=partial(captioning.answer, cache=cache),
                     suggest_labels_fn=captioning.suggest_labels,
                 )
-            with gr.Tab("Text to image", id="generation"):
-                generator = generation_ui.build(settings, generate_fn=partial(generation.generate_stream, cache=cache))
+            with gr.Tab(t("Text to image"), id="generation"):
+                generator = generation_ui.build(
+                    settings, generate_fn=partial(generation.generate_stream, cache=cache), admit=admit_generation
+                )
                 generation_sends = SendButtons.row("Classify this", "Caption this", "Report card")
-                generation_report = gr.JSON(label="Report card of the first result")
-            with gr.Tab("Classification", id="classification"):
+                generation_report = gr.JSON(label=t("Report card of the first result"))
+            with gr.Tab(t("Classification"), id="classification"):
                 classifier = classification_ui.build(
                     settings,
                     classify_fn=partial(zeroshot.zero_shot, cache=cache),
@@ -72,16 +84,17 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
                     train_fn=partial(hybrid.train_head, cache=cache),
                     ablation_fn=partial(evaluation.cross_validate, cache=cache),
                 )
-            with gr.Tab("Fusion", id="fusion"):
+            with gr.Tab(t("Fusion"), id="fusion"):
                 fusion = flows_ui.build(
                     settings,
                     edges_fn=partial(flows.edges_to_image, cache=cache),
                     reimagine_fn=partial(flows.reimagine, cache=cache),
                     report_fn=partial(flows.report_card, cache=cache),
                     caption_fn=partial(captioning.caption, cache=cache),
+                    admit=admit_generation,
                 )
                 fusion_sends = SendButtons.row("Use as img2img input", "Classify this", "Caption this")
-            with gr.Tab("System", id="system") as system_tab:
+            with gr.Tab(t("System"), id="system") as system_tab:
                 system = system_ui.build(
                     settings,
                     status_fn=lambda: cache.stats().to_dict(),
@@ -108,6 +121,7 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
         for trigger in (demo.load, system_tab.select):
             trigger(system.show, outputs=list(system.outputs), api_visibility="private", queue=False)
     name_tools_after_endpoints(demo)
+    english_api_labels(demo)
     if settings.mcp_server:
         tolerate_stripped_state_outputs()
     demo.queue(
@@ -119,7 +133,7 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:
-    """Launch settings that keep a public or local server tight (see README, Security)."""
+    """Launch settings that keep a public or local server tight (see README, "What a public Space exposes")."""
     return {
         "server_name": settings.server_name,
         "server_port": settings.server_port,
@@ -133,6 +147,8 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "state_session_capacity": 1000,
         "theme": gr.themes.Soft(),
         "mcp_server": settings.mcp_server,
+        # English and Simplified Chinese, as the browser prefers (fusion/i18n.py).
+        "i18n": I18N,
     }
 
 

@@ -353,10 +353,10 @@ def test_teach_events_from_a_zip(tiny_settings: Any, tiny_cache: Any, tmp_path: 
         bundle.writestr("examples/grass/notes.txt", "not an image")
     add_examples, add_zip, _clear = panel_module.make_teach_events(tiny_settings)
     examples, table, labels, _choices, _notices = add_zip([], {"path": str(archive)}, "")
-    assert table == [["brick", 4], ["grass", 4]]
+    assert table["data"] == [["brick", 4], ["grass", 4]]
     assert labels == "brick, grass"
     examples, table, *_ = add_examples(examples, "gravel", [{"path": str(files["good"])}], labels)
-    assert table[-1] == ["gravel", 1]
+    assert table["data"][-1] == ["gravel", 1]
     with pytest.raises(gr.Error, match="None of the files could be read"):
         add_examples(examples, "gravel", [{"path": str(files["corrupt"])}], labels)
 

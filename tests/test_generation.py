@@ -493,3 +493,16 @@ def test_api_img2img_from_an_uploaded_image(generation_client, tmp_path: Path) -
         api_name="/generate",
     )
     assert "Denoising strength: 0.5" in parameters
+
+
+def test_stop_signals_reach_only_the_sessions_run_in_progress() -> None:
+    from fusion.ui.generation import StopSignals
+
+    signals = StopSignals()
+    assert not signals.stop("a")  # nothing running: the panel falls back to Gradio's cancel
+    with signals.running("a") as first, signals.running("b") as other:
+        assert signals.stop("a")
+        assert first.is_set() and not other.is_set()
+    assert not signals.stop("a") and not signals.stop("b")  # finished runs are forgotten
+    with signals.running(None) as anonymous:  # outside a request (a script calling the function)
+        assert not signals.stop(None) and not anonymous.is_set()

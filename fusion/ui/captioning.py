@@ -21,6 +21,7 @@ from PIL import Image
 from fusion.captioning import CAPTION_BOUNDS, AnswerResult, CaptionOptions, CaptionResult, require_question
 from fusion.config import Settings
 from fusion.gpu import gpu_task
+from fusion.i18n import t
 from fusion.images import ImageError
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
@@ -38,8 +39,8 @@ SuggestLabelsFn = Callable[[str], str]
 MAX_GALLERY_IMAGES = 32
 THUMBNAIL_SIDE = 384
 DEFAULTS = CaptionOptions()
-MODEL_CHOICES = [("BLIP base", "base"), ("BLIP large", "large")]
-MODE_CHOICES = [("Greedy", "greedy"), ("Beam search", "beam"), ("Nucleus sampling", "sampling")]
+MODEL_CHOICES = [(t("BLIP base"), "base"), (t("BLIP large"), "large")]
+MODE_CHOICES = [(t("Greedy"), "greedy"), (t("Beam search"), "beam"), (t("Nucleus sampling"), "sampling")]
 #: The decoding options in the order the caption events take them after the image (or files).
 OPTION_NAMES = (
     "model",
@@ -246,26 +247,28 @@ def _decoding_visibility(mode: str) -> tuple[dict[str, Any], dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------------- layout
 def _slider(name: str, label: str, step: float, info: str | None = None) -> gr.Slider:
     low, high = CAPTION_BOUNDS[name]
-    return gr.Slider(low, high, value=getattr(DEFAULTS, name), step=step, label=label, info=info)
+    return gr.Slider(
+        low, high, value=getattr(DEFAULTS, name), step=step, label=t(label), info=t(info) if info else None
+    )
 
 
 def _option_widgets() -> list[gr.components.Component]:
     """Decoding widgets in :data:`OPTION_NAMES` order; beam and sampling rows show in their mode only."""
-    model = gr.Radio(MODEL_CHOICES, value=DEFAULTS.model, label="Model")
+    model = gr.Radio(MODEL_CHOICES, value=DEFAULTS.model, label=t("Model"))
     prefix = gr.Textbox(
         value=DEFAULTS.prefix,
-        label="Prefix (optional)",
+        label=t("Prefix (optional)"),
         placeholder="a photography of",
-        info="The caption continues this text; leave empty for an unconditional caption.",
+        info=t("The caption continues this text; leave empty for an unconditional caption."),
     )
-    mode = gr.Radio(MODE_CHOICES, value=DEFAULTS.mode, label="Decoding")
+    mode = gr.Radio(MODE_CHOICES, value=DEFAULTS.mode, label=t("Decoding"))
     with gr.Row(visible=DEFAULTS.mode == "beam") as beam_row:
         num_beams = _slider("num_beams", "Beams", 1)
         length_penalty = _slider("length_penalty", "Length penalty", 0.1, ">0 favours longer captions")
     with gr.Row(visible=DEFAULTS.mode == "sampling") as sampling_row:
         top_p = _slider("top_p", "Top-p", 0.05)
         temperature = _slider("temperature", "Temperature", 0.05)
-        seed = gr.Number(value=DEFAULTS.seed, precision=0, minimum=0, label="Seed")
+        seed = gr.Number(value=DEFAULTS.seed, precision=0, minimum=0, label=t("Seed"))
     with gr.Row():
         min_new_tokens = _slider("min_new_tokens", "Min new tokens", 1)
         max_new_tokens = _slider("max_new_tokens", "Max new tokens", 1)
@@ -307,29 +310,33 @@ def build(
 
     with gr.Row():
         with gr.Column():
-            image = gr.Image(type="filepath", label="Image", sources=["upload", "clipboard"])
-            with gr.Accordion("Decoding options", open=False):
+            image = gr.Image(
+                type="filepath", label=t("Image"), sources=["upload", "clipboard"], elem_id="captioning-image"
+            )
+            with gr.Accordion(t("Decoding options"), open=False):
                 options = _option_widgets()
-            caption_button = gr.Button("Caption", variant="primary")
+            caption_button = gr.Button(t("Caption"), variant="primary", elem_id="captioning-run")
         with gr.Column():
-            caption_box = gr.Textbox(label="Caption", buttons=["copy"], interactive=True)
-            candidates_box = gr.Textbox(label="All candidates", lines=3, buttons=["copy"])
+            caption_box = gr.Textbox(
+                label=t("Caption"), buttons=["copy"], interactive=True, elem_id="captioning-caption"
+            )
+            candidates_box = gr.Textbox(label=t("All candidates"), lines=3, buttons=["copy"])
             with gr.Row():
-                use_as_prompt = gr.Button("Use as prompt")
-                suggest_button = gr.Button("Suggest labels")
-            labels_box = gr.Textbox(label="Suggested labels", buttons=["copy"], interactive=True)
-            question_box = gr.Textbox(label="Question", placeholder="What colour is the car?")
-            ask_button = gr.Button("Ask")
-            answer_box = gr.Textbox(label="Answer", buttons=["copy"])
+                use_as_prompt = gr.Button(t("Use as prompt"))
+                suggest_button = gr.Button(t("Suggest labels"))
+            labels_box = gr.Textbox(label=t("Suggested labels"), buttons=["copy"], interactive=True)
+            question_box = gr.Textbox(label=t("Question"), placeholder="What colour is the car?")
+            ask_button = gr.Button(t("Ask"))
+            answer_box = gr.Textbox(label=t("Answer"), buttons=["copy"])
             notices = gr.Markdown()
-    with gr.Accordion("Caption a gallery", open=False):
+    with gr.Accordion(t("Caption a gallery"), open=False):
         with gr.Row():
-            files = gr.File(file_count="multiple", file_types=["image"], label="Images")
+            files = gr.File(file_count="multiple", file_types=["image"], label=t("Images"))
             with gr.Column():
                 batch_size = _slider("batch_size", "Images per batch", 1)
-                batch_button = gr.Button("Caption all")
-        gallery = gr.Gallery(label="Captioned images", columns=4, height="auto")
-        gallery_captions = gr.Textbox(label="Captions (file: caption)", lines=4, buttons=["copy"])
+                batch_button = gr.Button(t("Caption all"))
+        gallery = gr.Gallery(label=t("Captioned images"), columns=4, height="auto")
+        gallery_captions = gr.Textbox(label=t("Captions (file: caption)"), lines=4, buttons=["copy"])
 
     caption_result = gr.JSON(visible=False, label="Caption (API value)")
     batch_result = gr.JSON(visible=False, label="Captions (API value)")

@@ -37,6 +37,7 @@ from fusion.classification.zeroshot import ZeroShotOptions, ZeroShotResult
 from fusion.config import Settings
 from fusion.features import PlotData
 from fusion.gpu import gpu_task
+from fusion.i18n import localized, localized_table, t
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
@@ -56,8 +57,8 @@ DEFAULT_TEMPLATE_TEXT = "\n".join(DEFAULT_TEMPLATES)
 MODEL_CHOICES = [("CLIP ViT-B/32", "clip"), ("CLIP ViT-L/14", "clip-large")]
 MODEL_KEYS = tuple(key for _title, key in MODEL_CHOICES)
 MODE_CHOICES = [
-    ("Softmax: which one is it?", "softmax"),
-    ("Independent: is each one present?", "independent"),
+    (t("Softmax: which one is it?"), "softmax"),
+    (t("Independent: is each one present?"), "independent"),
 ]
 FAMILY_TITLES = {
     "hog": "HOG",
@@ -66,6 +67,7 @@ FAMILY_TITLES = {
     "edges": "edges",
     "clip": "CLIP",
 }
+EXAMPLES_HEADERS = ["label", "examples"]
 #: Examples kept per session; they are stored downscaled (features use at most 224-256 px anyway).
 MAX_EXAMPLES = 300
 EXAMPLE_SIDE = 256
@@ -172,7 +174,7 @@ def _show_scores(view: dict[str, Any] | None, top_k: Any) -> tuple[Any, Any, str
     if not view:
         return None, None, ""
     scores = view["scores"]
-    figure = plots.render_plot(score_plot(scores, max(int(top_k or 5), 1), view["title"]))
+    figure = plots.plot(score_plot(scores, max(int(top_k or 5), 1), view["title"]))
     notes = list(view["notices"])
     if view.get("present") is not None:
         present = ", ".join(view["present"]) or "none"
@@ -183,14 +185,14 @@ def _show_scores(view: dict[str, Any] | None, top_k: Any) -> tuple[Any, Any, str
 def _show_explanation(view: dict[str, Any] | None) -> tuple[Any, Any, str]:
     if not view:
         return None, None, ""
-    figure = plots.render_plot(contribution_plot(view["contributions"], view["top_label"]))
+    figure = plots.plot(contribution_plot(view["contributions"], view["top_label"]))
     return _top(view["confidences"], 5), figure, notices_markdown(view["notices"])
 
 
 def _show_ablation(view: dict[str, Any] | None) -> tuple[Any, str]:
     if not view:
         return None, ""
-    return plots.render_plot(view["plot"]), notices_markdown(view["notices"])
+    return plots.plot(view["plot"]), notices_markdown(view["notices"])
 
 
 # ---------------------------------------------------------------------------------------------------- events
@@ -309,7 +311,7 @@ def make_teach_events(
         labels = _merged_labels(labels_text, [label for label, _ in examples])
         return (
             examples,
-            _examples_table(examples),
+            localized_table(EXAMPLES_HEADERS, _examples_table(examples)),
             ", ".join(labels),
             gr.update(choices=list(labels)),
             notices_markdown(notices),
@@ -391,17 +393,19 @@ def make_train_events(
         path = Path(tempfile.mkdtemp(prefix="fusion-head-")) / "fusion-head.safetensors"
         result.head.save(path)
         accuracy = "" if np.isnan(result.train_accuracy) else f", {result.train_accuracy:.0%} right on its examples"
-        status = (
+        status = localized(
             f"Trained on {result.head.examples} example(s) of {len(result.head.labels)} labels in "
-            f"{result.seconds:.2f} s{accuracy}. Explain now uses this head.\n\n" + notices_markdown(result.notices)
+            f"{result.seconds:.2f} s{accuracy}. Explain now uses this head."
         )
+        status += "\n\n" + notices_markdown(result.notices)
         return result.head, status, str(path)
 
     @reports_errors
     def ablation(examples, labels_text, templates, model, hog, lbp, color, edges, clip, C, prior):
         options = head_options(templates, model, (hog, lbp, color, edges, clip), C, prior)
         result = ablation_on_gpu(examples_dataset(examples or [], labels_text), options)
-        return result.table(), {"plot": result.plot(), "notices": list(result.notices)}
+        rows = [[localized(head), *values] for head, *values in result.table()]
+        return localized_table(TABLE_HEADERS, rows), {"plot": result.plot(), "notices": list(result.notices)}
 
     @reports_errors
     def load_head(upload: Any) -> tuple[HybridHead, str]:
@@ -411,7 +415,7 @@ def make_train_events(
         head = HybridHead.load(path)
         return (
             head,
-            f"Loaded a head for {', '.join(head.labels)} ({head.examples} examples). Explain uses it.",
+            localized(f"Loaded a head for {', '.join(head.labels)} ({head.examples} examples). Explain uses it."),
         )
 
     return train, ablation, load_head
@@ -422,25 +426,25 @@ def _scoring_widgets() -> list[gr.components.Component]:
     templates = gr.Textbox(
         value=DEFAULT_TEMPLATE_TEXT,
         lines=4,
-        label="Prompt templates (one per line, {} is the label)",
-        info="Several templates are averaged (prompt ensembling).",
+        label=t("Prompt templates (one per line, {} is the label)"),
+        info=t("Several templates are averaged (prompt ensembling)."),
     )
-    mode = gr.Radio(MODE_CHOICES, value=DEFAULTS.mode, label="Scoring")
-    threshold = gr.Slider(0, 1, value=DEFAULTS.threshold, step=0.01, label="Threshold (independent scoring)")
-    include_none = gr.Checkbox(value=False, label='Add a "none of these" class (softmax scoring)')
-    model = gr.Radio(MODEL_CHOICES, value=DEFAULTS.model_key, label="Model")
+    mode = gr.Radio(MODE_CHOICES, value=DEFAULTS.mode, label=t("Scoring"))
+    threshold = gr.Slider(0, 1, value=DEFAULTS.threshold, step=0.01, label=t("Threshold (independent scoring)"))
+    include_none = gr.Checkbox(value=False, label=t('Add a "none of these" class (softmax scoring)'))
+    model = gr.Radio(MODEL_CHOICES, value=DEFAULTS.model_key, label=t("Model"))
     return [templates, mode, threshold, include_none, model]
 
 
 def _weight_widgets() -> list[gr.components.Component]:
     with gr.Row():
         weights = [
-            gr.Slider(0, MAX_WEIGHT, value=1.0, step=0.1, label=f"{FAMILY_TITLES[family]} weight")
+            gr.Slider(0, MAX_WEIGHT, value=1.0, step=0.1, label=t(f"{FAMILY_TITLES[family]} weight"))
             for family in FAMILIES
         ]
     with gr.Row():
-        C = gr.Slider(0.1, 100, value=DEFAULT_C, step=0.1, label="C (higher = fits the examples more closely)")
-        prior = gr.Checkbox(value=True, label="Start from CLIP zero-shot (works with 0 examples)")
+        C = gr.Slider(0.1, 100, value=DEFAULT_C, step=0.1, label=t("C (higher = fits the examples more closely)"))
+        prior = gr.Checkbox(value=True, label=t("Start from CLIP zero-shot (works with 0 examples)"))
     return [*weights, C, prior]
 
 
@@ -464,53 +468,58 @@ def build(
 
     with gr.Row():
         with gr.Column():
-            image = gr.Image(type="filepath", label="Image", sources=["upload", "clipboard"])
+            image = gr.Image(
+                type="filepath", label=t("Image"), sources=["upload", "clipboard"], elem_id="classification-image"
+            )
             labels = gr.Textbox(
-                label="Labels",
+                label=t("Labels"),
                 placeholder="cat, dog, car",
                 lines=2,
-                info="Separate labels with commas or new lines.",
+                info=t("Separate labels with commas or new lines."),
+                elem_id="classification-labels",
             )
-            with gr.Accordion("Prompts and scoring", open=False):
+            with gr.Accordion(t("Prompts and scoring"), open=False):
                 templates, mode, threshold, include_none, model = _scoring_widgets()
-                top_k = gr.Slider(1, 50, value=5, step=1, label="Show the top k labels")
-            classify_button = gr.Button("Classify", variant="primary")
+                top_k = gr.Slider(1, 50, value=5, step=1, label=t("Show the top k labels"))
+            classify_button = gr.Button(t("Classify"), variant="primary", elem_id="classification-run")
         with gr.Column():
-            scores = gr.Label(label="Zero-shot scores")
-            score_figure = gr.Plot(label="Scores")
+            scores = gr.Label(label=t("Zero-shot scores"), elem_id="classification-scores")
+            score_figure = gr.Plot(label=t("Scores"))
             notices = gr.Markdown()
-    with gr.Accordion("Explain with the hybrid head", open=False):
-        explain_button = gr.Button("Explain")
+    with gr.Accordion(t("Explain with the hybrid head"), open=False):
+        explain_button = gr.Button(t("Explain"))
         with gr.Row():
-            heatmap = gr.Image(label="CLIP patch similarity to the top label", format="png", interactive=False)
+            heatmap = gr.Image(label=t("CLIP patch similarity to the top label"), format="png", interactive=False)
             with gr.Column():
-                head_scores = gr.Label(label="Hybrid head")
-                contribution_figure = gr.Plot(label="Feature family contributions")
+                head_scores = gr.Label(label=t("Hybrid head"))
+                contribution_figure = gr.Plot(label=t("Feature family contributions"))
         explain_notices = gr.Markdown()
-    with gr.Accordion("Teach by example", open=False):
+    with gr.Accordion(t("Teach by example"), open=False):
         gr.Markdown(
-            "Add a few images per label (or a zip of folders named after the labels), then train: the head "
-            "starts from CLIP zero-shot and combines it with HOG, LBP, colour and edge features."
+            t(
+                "Add a few images per label (or a zip of folders named after the labels), then train: the head "
+                "starts from CLIP zero-shot and combines it with HOG, LBP, colour and edge features."
+            )
         )
         with gr.Row():
             with gr.Column():
-                example_label = gr.Dropdown(choices=[], allow_custom_value=True, label="These images show")
-                example_files = gr.File(file_count="multiple", file_types=["image"], label="Example images")
-                add_button = gr.Button("Add examples")
+                example_label = gr.Dropdown(choices=[], allow_custom_value=True, label=t("These images show"))
+                example_files = gr.File(file_count="multiple", file_types=["image"], label=t("Example images"))
+                add_button = gr.Button(t("Add examples"))
             with gr.Column():
-                example_zip = gr.File(file_types=[".zip"], label="...or an ImageFolder zip (<label>/<images>)")
-                examples_table = gr.Dataframe(headers=["label", "examples"], label="Examples", interactive=False)
-                clear_button = gr.Button("Clear examples")
+                example_zip = gr.File(file_types=[".zip"], label=t("...or an ImageFolder zip (<label>/<images>)"))
+                examples_table = gr.Dataframe(headers=EXAMPLES_HEADERS, label=t("Examples"), interactive=False)
+                clear_button = gr.Button(t("Clear examples"))
         training = _weight_widgets()
         with gr.Row():
-            train_button = gr.Button("Train head", variant="primary")
-            ablation_button = gr.Button("Cross-validate heads")
+            train_button = gr.Button(t("Train head"), variant="primary")
+            ablation_button = gr.Button(t("Cross-validate heads"))
         train_status = gr.Markdown()
         with gr.Row():
-            head_file = gr.File(label="Trained head (.safetensors)", interactive=False)
-            head_upload = gr.File(file_types=[".safetensors"], label="Load a head")
-        ablation_table = gr.Dataframe(headers=TABLE_HEADERS, label="Held-out accuracy", interactive=False)
-        ablation_figure = gr.Plot(label="Ablation")
+            head_file = gr.File(label=t("Trained head (.safetensors)"), interactive=False)
+            head_upload = gr.File(file_types=[".safetensors"], label=t("Load a head"))
+        ablation_table = gr.Dataframe(headers=TABLE_HEADERS, label=t("Held-out accuracy"), interactive=False)
+        ablation_figure = gr.Plot(label=t("Ablation"))
         ablation_notices = gr.Markdown()
 
     classify_result = gr.JSON(visible=False, label="Scores (API value)")
@@ -518,6 +527,13 @@ def build(
     classify_view, explain_view, ablation_view = gr.State(), gr.State(), gr.State()
     examples, head = gr.State([]), gr.State()
 
+    gr.on(  # on page load: browsers show table headers as sent, so send them in the page's language
+        None,
+        lambda: (localized_table(EXAMPLES_HEADERS, []), localized_table(TABLE_HEADERS, [])),
+        outputs=[examples_table, ablation_table],
+        api_visibility="private",
+        queue=False,
+    )
     classify_button.click(
         classify_event,
         [image, labels, templates, mode, threshold, include_none, model],

@@ -18,6 +18,7 @@ import gradio as gr
 
 from fusion import images
 from fusion.config import Settings
+from fusion.i18n import localized, t
 from fusion.numbers import finite_number
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,8 @@ TINY_BANNER = (
 
 
 def user_error(message: str) -> gr.Error:
-    """A ``gr.Error`` whose text is escaped (Gradio renders it as HTML)."""
-    return gr.Error(html.escape(message, quote=False))
+    """A ``gr.Error`` in the request's language whose text is escaped (Gradio renders it as HTML)."""
+    return gr.Error(html.escape(localized(message), quote=False))
 
 
 def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -68,7 +69,9 @@ def _errors_reported(fn: Callable[..., Any]) -> Iterator[None]:
 
     try:
         yield
-    except gr.Error:
+    except gr.Error as error:
+        # Raised in a ZeroGPU worker, where there is no request to take the language from: translate it here.
+        error.message = localized(error.message)
         raise
     except (ValueError, ModelLoadError) as error:
         raise user_error(str(error)) from None
@@ -92,11 +95,19 @@ def decode_upload(upload: Any, settings: Settings, *, what: str = "image") -> im
     return images.load(upload, max_side=settings.max_image_side, max_pixels=settings.max_image_pixels, what=what)
 
 
+def current_session() -> str | None:
+    """The session hash of the request Gradio is serving in this thread (``None`` outside a request)."""
+    from gradio.context import LocalContext
+
+    request = LocalContext.request.get(None)
+    return getattr(request, "session_hash", None)
+
+
 def notices_markdown(notices: Iterable[str]) -> str:
-    """Notices as a Markdown bullet list (escaped), or an empty string."""
-    return "\n".join(f"- {html.escape(notice)}" for notice in notices)
+    """Notices in the request's language as a Markdown bullet list (escaped), or an empty string."""
+    return "\n".join(f"- {html.escape(localized(notice))}" for notice in notices)
 
 
 def model_banner(settings: Settings) -> gr.Markdown:
     """A visible warning in tiny mode; invisible otherwise."""
-    return gr.Markdown(TINY_BANNER, visible=settings.models == "tiny", elem_classes=["fusion-tiny-banner"])
+    return gr.Markdown(t(TINY_BANNER), visible=settings.models == "tiny", elem_classes=["fusion-tiny-banner"])

@@ -16,6 +16,7 @@ import gradio as gr
 
 from fusion import features, plots
 from fusion.config import Settings
+from fusion.i18n import plain_example_table, t
 from fusion.ui.common import decode_upload, notices_markdown, reports_errors
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -48,11 +49,11 @@ def all_params() -> dict[str, features.ParamSpec]:
 
 
 def _control(spec: features.ParamSpec, visible: bool) -> gr.components.Component:
-    common: dict[str, Any] = {"label": spec.label, "info": spec.info or None, "visible": visible}
+    common: dict[str, Any] = {"label": t(spec.label), "info": t(spec.info) if spec.info else None, "visible": visible}
     if spec.kind == "bool":
         return gr.Checkbox(value=bool(spec.default), **common)
     if spec.kind == "choice":
-        return gr.Dropdown(choices=list(spec.choices), value=spec.default, **common)
+        return gr.Dropdown(choices=[(t(choice), choice) for choice in spec.choices], value=spec.default, **common)
     step = spec.step if spec.step is not None else (1 if spec.kind == "int" else 0.01)
     return gr.Slider(minimum=spec.minimum, maximum=spec.maximum, step=step, value=spec.default, **common)
 
@@ -92,31 +93,31 @@ def build(settings: Settings) -> FeaturesPanel:
     with gr.Row():
         with gr.Column(scale=1):
             image = gr.Image(
-                label="Image",
+                label=t("Image"),
                 type="filepath",
                 sources=["upload", "clipboard", "webcam"],
                 elem_id="features-image",
             )
             operation = gr.Dropdown(
-                choices=operation_names,
+                choices=[(t(name), name) for name in operation_names],
                 value=operation_names[0],
-                label="Operation",
+                label=t("Operation"),
                 elem_id="features-operation",
-                info="Grouped: " + ", ".join(dict.fromkeys(op.group for op in features.OPERATIONS.values())),
+                info=t("Grouped: " + ", ".join(dict.fromkeys(op.group for op in features.OPERATIONS.values()))),
             )
             second_image = gr.Image(
-                label="Second image (matching; empty = a known warp of the first)",
+                label=t("Second image (matching; empty = a known warp of the first)"),
                 type="filepath",
                 visible=first.needs_second_image,
             )
-            run_button = gr.Button("Run", variant="primary", elem_id="features-run")
-            with gr.Accordion("Parameters", open=True):
+            run_button = gr.Button(t("Run"), variant="primary", elem_id="features-run")
+            with gr.Accordion(t("Parameters"), open=True):
                 controls = {name: _control(spec, spec in first.params) for name, spec in specs.items()}
         with gr.Column(scale=1):
-            result = gr.Image(label="Result", format="png", interactive=False, elem_id="features-result")
+            result = gr.Image(label=t("Result"), format="png", interactive=False, elem_id="features-result")
             notices = gr.Markdown(elem_id="features-notices")
-            stats = gr.JSON(label="Numbers")
-            plot = gr.Plot(label="Plot", elem_id="features-plot", visible=False)
+            stats = gr.JSON(label=t("Numbers"))
+            plot = gr.Plot(label=t("Plot"), elem_id="features-plot", visible=False)
     plot_data = gr.State()
 
     operation.change(
@@ -141,7 +142,7 @@ def build(settings: Settings) -> FeaturesPanel:
         picture, numbers, notes, data = run(image, operation)
         return picture, numbers, notes, _render_plot(data)
 
-    gr.Examples(
+    examples = gr.Examples(
         examples=[[str(ASSETS / name), op] for name, op in EXAMPLES if op in features.OPERATIONS],
         inputs=[image, operation],
         outputs=[result, stats, notices, plot],
@@ -150,8 +151,9 @@ def build(settings: Settings) -> FeaturesPanel:
         cache_mode="eager",
         preprocess=False,
         api_visibility="private",
-        label="Examples (cached: click one to see its result)",
+        label=t("Examples (cached: click one to see its result)"),
     )
+    plain_example_table(examples)
     return FeaturesPanel(image=image, operation=operation, result=result)
 
 

@@ -29,6 +29,7 @@ from fusion.flows import (
 )
 from fusion.generation import DEFAULT_STRENGTH, GenerationOptions
 from fusion.gpu import gpu_task
+from fusion.i18n import t
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
@@ -36,7 +37,9 @@ from fusion.ui.common import (
     notices_markdown,
     raw_number,
     reports_errors,
+    user_error,
 )
+from fusion.ui.limits import Admit, admitted
 
 EdgesFn = Callable[..., EdgesResult]
 ReimagineFn = Callable[..., ReimagineResult]
@@ -245,44 +248,52 @@ def build(
     reimagine_fn: ReimagineFn,
     report_fn: ReportFn,
     caption_fn: CaptionFn,
+    admit: Admit | None = None,
 ) -> FusionPanel:
-    """The tab; the task functions are ``fusion.flows`` functions bound to the cache (``partial``)."""
+    """The tab; the task functions are ``fusion.flows`` functions bound to the cache (``partial``), ``admit``
+    the generation rate limit (``fusion.ui.limits``), if any: it gates the two events that run Stable Diffusion."""
     events = make_events(settings, edges_fn=edges_fn, reimagine_fn=reimagine_fn, report_fn=report_fn)
     with gr.Row():
         with gr.Column(scale=3):
-            image = gr.Image(label="Source image", type="filepath", sources=["upload", "clipboard"])
-            prompt = gr.Textbox(label="Prompt (empty for re-imagine: the caption)", lines=2)
-            caption_button = gr.Button("Caption → prompt", size="sm")
-            labels = gr.Textbox(label="Report labels (zero-shot)", value=DEFAULT_LABELS)
-            with gr.Accordion("Edges → image (ControlNet-Canny)", open=True):
+            image = gr.Image(
+                label=t("Source image"), type="filepath", sources=["upload", "clipboard"], elem_id="fusion-image"
+            )
+            prompt = gr.Textbox(label=t("Prompt (empty for re-imagine: the caption)"), lines=2)
+            caption_button = gr.Button(t("Caption → prompt"), size="sm")
+            labels = gr.Textbox(label=t("Report labels (zero-shot)"), value=DEFAULT_LABELS)
+            with gr.Accordion(t("Edges → image (ControlNet-Canny)"), open=True):
                 operation = gr.Dropdown(
-                    label="Edge operation", choices=list(EDGE_OPERATIONS), value=DEFAULT_EDGE_OPERATION
+                    label=t("Edge operation"),
+                    choices=[(t(name), name) for name in EDGE_OPERATIONS],
+                    value=DEFAULT_EDGE_OPERATION,
                 )
                 with gr.Row():
-                    canny_low = gr.Slider(label="Canny low", minimum=0, maximum=255, step=1, value=100)
-                    canny_high = gr.Slider(label="Canny high", minimum=0, maximum=255, step=1, value=200)
-                control_scale = gr.Slider(label="Control scale", minimum=0, maximum=2, step=0.05, value=1.0)
-                edges_button = gr.Button("Edges → generate", variant="primary")
-            with gr.Accordion("Re-imagine (caption → prompt → image)", open=True):
-                mode = gr.Radio(label="Mode", choices=list(MODES), value="txt2img")
+                    canny_low = gr.Slider(label=t("Canny low"), minimum=0, maximum=255, step=1, value=100)
+                    canny_high = gr.Slider(label=t("Canny high"), minimum=0, maximum=255, step=1, value=200)
+                control_scale = gr.Slider(label=t("Control scale"), minimum=0, maximum=2, step=0.05, value=1.0)
+                edges_button = gr.Button(t("Edges → generate"), variant="primary", elem_id="fusion-edges-run")
+            with gr.Accordion(t("Re-imagine (caption → prompt → image)"), open=True):
+                mode = gr.Radio(label=t("Mode"), choices=list(MODES), value="txt2img")
                 strength = gr.Slider(
-                    label="Strength (img2img)", minimum=0.01, maximum=1, step=0.01, value=DEFAULT_STRENGTH
+                    label=t("Strength (img2img)"), minimum=0.01, maximum=1, step=0.01, value=DEFAULT_STRENGTH
                 )
-                reimagine_button = gr.Button("Re-imagine", variant="primary")
+                reimagine_button = gr.Button(t("Re-imagine"), variant="primary")
             with gr.Row():
-                seed = gr.Number(label="Seed", value=-1, precision=0, info="-1: random")
-                steps = gr.Number(label="Steps", value=DEFAULT_STEPS, precision=0)
-            report_button = gr.Button("Report card of the source image")
-            with gr.Accordion("Restore from a run card", open=False):
-                restore_file = gr.File(label="Drop a run card (.json) or a PNG made here", file_types=[".json", ".png"])
+                seed = gr.Number(label=t("Seed"), value=-1, precision=0, info=t("-1: random"))
+                steps = gr.Number(label=t("Steps"), value=DEFAULT_STEPS, precision=0, elem_id="fusion-steps")
+            report_button = gr.Button(t("Report card of the source image"))
+            with gr.Accordion(t("Restore from a run card"), open=False):
+                restore_file = gr.File(
+                    label=t("Drop a run card (.json) or a PNG made here"), file_types=[".json", ".png"]
+                )
         with gr.Column(scale=4):
             with gr.Row():
-                control = gr.Image(label="Control map", format="png", interactive=False)
-                result = gr.Image(label="Result", format="png", interactive=False)
-            caption = gr.Textbox(label="Caption of the source", interactive=False)
-            similarity = gr.JSON(label="Round-trip similarity")
-            report = gr.JSON(label="Report card")
-            run_card = gr.JSON(label="Run card (also in the PNG)")
+                control = gr.Image(label=t("Control map"), format="png", interactive=False, elem_id="fusion-control")
+                result = gr.Image(label=t("Result"), format="png", interactive=False, elem_id="fusion-result")
+            caption = gr.Textbox(label=t("Caption of the source"), interactive=False)
+            similarity = gr.JSON(label=t("Round-trip similarity"))
+            report = gr.JSON(label=t("Report card"), elem_id="fusion-report")
+            run_card = gr.JSON(label=t("Run card (also in the PNG)"))
             notices = gr.Markdown()
 
     gpu_queue = {
@@ -291,14 +302,14 @@ def build(
         "preprocess": False,
     }
     edges_button.click(
-        events["edges_to_image"],
+        admitted(events["edges_to_image"], admit),
         [image, prompt, operation, canny_low, canny_high, seed, steps, control_scale, labels],
         [result, control, report, run_card, notices],
         api_name="edges_to_image",
         **gpu_queue,
     )
     reimagine_button.click(
-        events["reimagine"],
+        admitted(events["reimagine"], admit),
         [image, prompt, mode, seed, steps, strength, labels],
         [result, caption, prompt, similarity, report, run_card, notices],
         api_name="reimagine",
@@ -346,7 +357,7 @@ def build(
 def first_image(gallery: list[Any] | None) -> str:
     """The file path of a gallery's first image (a send-to source)."""
     if not gallery:
-        raise gr.Error("There is no image to send yet: generate one first.")
+        raise user_error("There is no image to send yet: generate one first.")
     first = gallery[0]
     item = first[0] if isinstance(first, (list, tuple)) else first
     if isinstance(item, dict):

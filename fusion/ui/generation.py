@@ -8,9 +8,11 @@ Euler a; the model's native size). It returns the PNG files (each with an A1111 
 the seed used, the first image's parameters text, the notices, and an (at the end empty) preview.
 
 The event is a generator: it streams small previews and a per-step progress bar while the pipeline runs in a
-worker thread. Stop cancels it; Gradio then closes the generator, which closes the generation stream, and the
-pipeline stops after the step in progress. A deadline bounds every run, also where Stop cannot reach (ZeroGPU
-runs the generator in another process).
+worker thread. Stop asks the session's run in progress to end after the current step; the run then returns its
+unfinished images with a "Stopped after N of M steps" notice, like any other result. When the session has no run
+in progress here (its run still waits in the queue, or runs in a ZeroGPU worker process), Stop cancels the event
+through Gradio instead, which withdraws a queued run and closes a running generator. A deadline bounds every run,
+also where Stop cannot reach.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,16 +44,53 @@ from fusion.generation import (
     parse_parameters,
 )
 from fusion.gpu import gpu_task
+from fusion.i18n import localized, t
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
+    current_session,
     decode_upload,
     notices_markdown,
     raw_number,
     reports_errors,
+    user_error,
 )
+from fusion.ui.limits import Admit, admitted
 
-GenerateStream = Callable[[GenerationOptions], Iterator[StepUpdate | GenerationResult | None]]
+#: ``generation.generate_stream`` bound to the cache: options and a cancel event in, updates and the result out.
+GenerateStream = Callable[..., Iterator[StepUpdate | GenerationResult | None]]
+
+
+class StopSignals:
+    """The cancel event of each session's run in progress, so that Stop can end it after the current step."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, threading.Event] = {}
+
+    @contextlib.contextmanager
+    def running(self, session: str | None) -> Iterator[threading.Event]:
+        """A fresh cancel event for one run, findable by :meth:`stop` while the run lasts."""
+        cancel = threading.Event()
+        if session:
+            with self._lock:
+                self._running[session] = cancel
+        try:
+            yield cancel
+        finally:
+            if session:
+                with self._lock:
+                    if self._running.get(session) is cancel:
+                        del self._running[session]
+
+    def stop(self, session: str | None) -> bool:
+        """Ask the session's run in progress to stop; whether there was one."""
+        with self._lock:
+            cancel = self._running.get(session or "")
+        if cancel is None:
+            return False
+        cancel.set()
+        return True
 
 DEFAULT_MODEL = "sd15"
 HISTORY_LIMIT = 48
@@ -135,14 +175,19 @@ def time_budget_s(settings: Settings, deadline_s: float, options: GenerationOpti
 
 
 def _outputs(result: GenerationResult) -> tuple[Any, ...]:
-    gallery = [(image, f"seed {seed}") for image, seed in zip(result.images, result.seeds, strict=True)]
+    gallery = [(image, localized(f"seed {seed}")) for image, seed in zip(result.images, result.seeds, strict=True)]
     return gallery, result.seed, result.parameters[0], notices_markdown(result.notices), None
 
 
 def make_generate_event(
-    settings: Settings, generate_fn: GenerateStream, deadline_s: float = DEFAULT_DEADLINE_S
+    settings: Settings,
+    generate_fn: GenerateStream,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    stop_signals: StopSignals | None = None,
 ) -> Callable[..., Iterator[tuple[Any, ...]]]:
-    """The streaming event function (also the ``generate`` API), bound to a generation stream."""
+    """The streaming event function (also the ``generate`` API), bound to a generation stream; its runs can be
+    stopped through ``stop_signals``."""
+    signals = stop_signals or StopSignals()
 
     def generate(
         prompt: str | None,
@@ -193,15 +238,23 @@ def make_generate_event(
             init_image=init_image,
         )
         skip = (gr.skip(),) * len(OUTPUT_NAMES)
-        with contextlib.closing(generate_fn(options)) as stream:
+        step: StepUpdate | None = None
+        with (
+            signals.running(current_session()) as cancel,
+            contextlib.closing(generate_fn(options, cancel=cancel)) as stream,
+        ):
             for item in stream:
                 if item is None:
                     yield skip
                 elif isinstance(item, StepUpdate):
-                    progress((item.step, item.total), desc="Denoising", unit="steps")
+                    step = item
                     yield (*skip[:-1], item.preview if item.preview is not None else gr.skip())
                 else:
                     yield _outputs(item)
+                    continue
+                # After every yield, not before: the browser hides the progress bar when an output arrives.
+                if step is not None:
+                    progress((step.step, step.total), desc=localized("Denoising"), unit=localized("steps"))
 
     parameter_names = list(inspect.signature(generate).parameters)
 
@@ -260,8 +313,8 @@ RESTORED = (
 def model_defaults(model: str) -> tuple[Any, ...]:
     """Switching model sets steps, guidance and scheduler back to "the model's default" and shows it."""
     return (
-        gr.update(value=MODEL_DEFAULT["steps"], info=_steps_info(model)),
-        gr.update(value=MODEL_DEFAULT["guidance"], info=_guidance_info(model)),
+        gr.update(value=MODEL_DEFAULT["steps"], info=localized(_steps_info(model))),
+        gr.update(value=MODEL_DEFAULT["guidance"], info=localized(_guidance_info(model))),
         gr.update(choices=_scheduler_choices(model), value=DEFAULT_SCHEDULER),
     )
 
@@ -269,8 +322,8 @@ def model_defaults(model: str) -> tuple[Any, ...]:
 def model_hints(model: str) -> tuple[Any, ...]:
     """The hints of :func:`model_defaults` without touching the values (after restoring from a PNG)."""
     return (
-        gr.update(info=_steps_info(model)),
-        gr.update(info=_guidance_info(model)),
+        gr.update(info=localized(_steps_info(model))),
+        gr.update(info=localized(_guidance_info(model))),
         gr.update(choices=_scheduler_choices(model)),
     )
 
@@ -286,10 +339,11 @@ def _guidance_info(model: str) -> str:
     return f"-1: the model's default ({preset.guidance:g}); {low:g}-{high:g}, 0 or 1 turns guidance off"
 
 
-def _scheduler_choices(model: str) -> list[tuple[str, str]]:
+def _scheduler_choices(model: str, shown: Callable[[str], Any] = localized) -> list[tuple[Any, str]]:
+    """The scheduler choices; ``shown`` is :func:`t` while the page is built, :func:`localized` in an event."""
     preset = MODELS.get(model, MODELS[DEFAULT_MODEL])
     return [
-        (f"Model default ({preset.scheduler})", DEFAULT_SCHEDULER),
+        (shown(f"Model default ({preset.scheduler})"), DEFAULT_SCHEDULER),
         *((name, name) for name in SCHEDULERS),
     ]
 
@@ -312,71 +366,103 @@ def result_for_img2img(selected: str | None, gallery: list[tuple[str, str | None
         return selected
     if gallery:
         return gallery[0][0]
-    raise gr.Error("Generate an image first (or upload one as the init image).")
+    raise user_error("Generate an image first (or upload one as the init image).")
 
 
 # ------------------------------------------------------------------------------------------------ layout
 def build(
-    settings: Settings, *, generate_fn: GenerateStream, deadline_s: float = DEFAULT_DEADLINE_S
+    settings: Settings,
+    *,
+    generate_fn: GenerateStream,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    admit: Admit | None = None,
 ) -> GenerationPanel:
-    """The panel; ``generate_fn`` is ``functools.partial(generation.generate_stream, cache=cache)``."""
+    """The panel; ``generate_fn`` is ``functools.partial(generation.generate_stream, cache=cache)``, ``admit``
+    the generation rate limit (``fusion.ui.limits``), if any."""
     sd15 = MODELS[DEFAULT_MODEL]
     history_state = gr.State([])
     selected_state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=3):
-            prompt = gr.Textbox(label="Prompt", lines=3, placeholder="a photo of a red house by a lake, golden hour")
-            negative_prompt = gr.Textbox(label="Negative prompt", lines=2, placeholder="blurry, low quality")
+            prompt = gr.Textbox(
+                label=t("Prompt"),
+                lines=3,
+                placeholder="a photo of a red house by a lake, golden hour",
+                elem_id="generation-prompt",
+            )
+            negative_prompt = gr.Textbox(label=t("Negative prompt"), lines=2, placeholder="blurry, low quality")
             with gr.Row():
-                generate_button = gr.Button("Generate", variant="primary")
-                stop_button = gr.Button("Stop", variant="stop")
+                generate_button = gr.Button(t("Generate"), variant="primary", elem_id="generation-run")
+                stop_button = gr.Button(t("Stop"), variant="stop", elem_id="generation-stop")
             with gr.Row():
                 model = gr.Dropdown(
-                    label="Model",
+                    label=t("Model"),
                     choices=[(preset.title, key) for key, preset in MODELS.items()],
                     value=sd15.key,
                 )
                 scheduler = gr.Dropdown(
-                    label="Scheduler", choices=_scheduler_choices(sd15.key), value=DEFAULT_SCHEDULER
+                    label=t("Scheduler"), choices=_scheduler_choices(sd15.key, t), value=DEFAULT_SCHEDULER
                 )
             with gr.Row():
-                steps = gr.Number(label="Steps", value=MODEL_DEFAULT["steps"], precision=0, info=_steps_info(sd15.key))
+                steps = gr.Number(
+                    label=t("Steps"),
+                    value=MODEL_DEFAULT["steps"],
+                    precision=0,
+                    info=t(_steps_info(sd15.key)),
+                    elem_id="generation-steps",
+                )
                 guidance = gr.Number(
-                    label="Guidance (CFG scale)",
+                    label=t("Guidance (CFG scale)"),
                     value=MODEL_DEFAULT["guidance"],
-                    info=_guidance_info(sd15.key),
+                    info=t(_guidance_info(sd15.key)),
                 )
-            size_info = f"{SIZE_RANGE[0]}-{SIZE_RANGE[1]}, a multiple of 8; 0: the model's own size"
+            size_info = t(f"{SIZE_RANGE[0]}-{SIZE_RANGE[1]}, a multiple of 8; 0: the model's own size")
             with gr.Row():
-                width = gr.Number(label="Width", value=MODEL_DEFAULT["width"], precision=0, info=size_info)
-                height = gr.Number(label="Height", value=MODEL_DEFAULT["height"], precision=0, info=size_info)
+                width = gr.Number(
+                    label=t("Width"),
+                    value=MODEL_DEFAULT["width"],
+                    precision=0,
+                    info=size_info,
+                    elem_id="generation-width",
+                )
+                height = gr.Number(
+                    label=t("Height"),
+                    value=MODEL_DEFAULT["height"],
+                    precision=0,
+                    info=size_info,
+                    elem_id="generation-height",
+                )
             with gr.Row(equal_height=True):
-                seed = gr.Number(label="Seed", value=-1, precision=0, info="-1: random", scale=3)
-                random_seed = gr.Button("🎲 Random", scale=1, size="sm")
-                reuse_seed = gr.Button("♻️ Last seed", scale=1, size="sm")
-            num_images = gr.Slider(label="Number of images", minimum=1, maximum=MAX_IMAGES, step=1, value=1)
-            with gr.Accordion("Image to image", open=False):
-                init_image = gr.Image(label="Init image", type="filepath", sources=["upload", "clipboard"])
+                seed = gr.Number(label=t("Seed"), value=-1, precision=0, info=t("-1: random"), scale=3)
+                random_seed = gr.Button(t("🎲 Random"), scale=1, size="sm")
+                reuse_seed = gr.Button(t("♻️ Last seed"), scale=1, size="sm")
+            num_images = gr.Slider(label=t("Number of images"), minimum=1, maximum=MAX_IMAGES, step=1, value=1)
+            with gr.Accordion(t("Image to image"), open=False):
+                init_image = gr.Image(label=t("Init image"), type="filepath", sources=["upload", "clipboard"])
                 strength = gr.Slider(
-                    label="Strength",
+                    label=t("Strength"),
                     minimum=0.01,
                     maximum=1.0,
                     step=0.01,
                     value=DEFAULT_STRENGTH,
-                    info="How far to move away from the init image (1: ignore it)",
+                    info=t("How far to move away from the init image (1: ignore it)"),
                 )
-                use_result = gr.Button("Use the selected result as init image", size="sm")
-            with gr.Accordion("Restore settings from a PNG", open=False):
-                restore_file = gr.File(label="Drop a PNG generated here", file_types=[".png"], type="filepath")
+                use_result = gr.Button(t("Use the selected result as init image"), size="sm")
+            with gr.Accordion(t("Restore settings from a PNG"), open=False):
+                restore_file = gr.File(label=t("Drop a PNG generated here"), file_types=[".png"], type="filepath")
         with gr.Column(scale=4):
-            preview = gr.Image(label="Live preview (small)", type="pil", interactive=False, height=160)
-            gallery = gr.Gallery(label="Result", format="png", columns=2, height=420, interactive=False)
+            preview = gr.Image(
+                label=t("Live preview (small)"), type="pil", interactive=False, height=160, elem_id="generation-preview"
+            )
+            gallery = gr.Gallery(
+                label=t("Result"), format="png", columns=2, height=420, interactive=False, elem_id="generation-gallery"
+            )
             with gr.Row():
-                seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
-            parameters = gr.Textbox(label="Parameters (also stored in each PNG)", lines=3, buttons=["copy"])
-            notices = gr.Markdown(label="Notices")
+                seed_used = gr.Number(label=t("Seed used"), precision=0, interactive=False)
+            parameters = gr.Textbox(label=t("Parameters (also stored in each PNG)"), lines=3, buttons=["copy"])
+            notices = gr.Markdown(label=t("Notices"), elem_id="generation-notices")
             history = gr.Gallery(
-                label="History (this session)",
+                label=t("History (this session)"),
                 format="png",
                 columns=6,
                 height=220,
@@ -398,9 +484,10 @@ def build(
         strength,
         init_image,
     ]
+    stop_signals = StopSignals()
     generating = gr.on(
         triggers=[generate_button.click, prompt.submit],
-        fn=make_generate_event(settings, generate_fn, deadline_s),
+        fn=admitted(make_generate_event(settings, generate_fn, deadline_s, stop_signals), admit),
         inputs=inputs,
         outputs=[gallery, seed_used, parameters, notices, preview],
         api_name="generate",
@@ -410,7 +497,17 @@ def build(
         concurrency_limit=GPU_CONCURRENCY_LIMIT,
     )
     generating.success(add_to_history, [gallery, history_state], [history, history_state], api_visibility="private")
-    stop_button.click(None, cancels=[generating], api_visibility="private")
+    # Stop ends the session's run after its current step; with none running here, a change of ``withdraw``
+    # cancels the event through Gradio (a queued run, or one in a ZeroGPU worker).
+    withdraw = gr.State(0)
+    stop_button.click(
+        lambda count: gr.skip() if stop_signals.stop(current_session()) else count + 1,
+        inputs=withdraw,
+        outputs=withdraw,
+        api_visibility="private",
+        queue=False,
+    )
+    withdraw.change(None, cancels=[generating], api_visibility="private")
     random_seed.click(lambda: -1, outputs=seed, api_visibility="private", queue=False)
     reuse_seed.click(lambda used: used, inputs=seed_used, outputs=seed, api_visibility="private", queue=False)
     model.input(model_defaults, inputs=model, outputs=[steps, guidance, scheduler], api_visibility="private")

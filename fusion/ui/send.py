@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 
 from fusion import flows
+from fusion.i18n import t
 from fusion.ui import captioning as captioning_ui
 from fusion.ui import classification as classification_ui
 from fusion.ui import features as features_ui
@@ -36,14 +37,14 @@ def send_between_panels(
 
 @dataclass(frozen=True)
 class SendButtons:
-    """A row of send-to buttons under a panel, by label."""
+    """A row of send-to buttons under a panel, by (English) label."""
 
     buttons: dict[str, gr.Button]
 
     @classmethod
     def row(cls, *labels: str) -> SendButtons:
         with gr.Row():
-            return cls({label: gr.Button(label, size="sm") for label in labels})
+            return cls({label: gr.Button(t(label), size="sm") for label in labels})
 
     def __getitem__(self, label: str) -> gr.Button:
         return self.buttons[label]

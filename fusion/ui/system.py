@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from fusion.config import Settings
+from fusion.i18n import localized, localized_table, t
 from fusion.ui.common import reports_errors
 
 COLUMNS = [
@@ -80,7 +81,8 @@ def build(
 
     def show() -> tuple[str, list[list[Any]], dict[str, Any]]:
         current = status_fn()
-        return summary_markdown(current), status_rows(current), current
+        rows = [[localized(title), *cells] for title, *cells in status_rows(current)]
+        return localized(summary_markdown(current)), localized_table(COLUMNS, rows), current
 
     @reports_errors
     def act(action: str, key: str | None) -> tuple[str, list[list[Any]], dict[str, Any]]:
@@ -89,22 +91,22 @@ def build(
         elif not key:
             raise ValueError("Pick a model first.")
         elif action == "evict" and not evict_fn(key):
-            gr.Info(f"{key} is not resident or is in use right now; nothing was evicted.")
+            gr.Info(localized(f"{key} is not resident or is in use right now; nothing was evicted."))
         elif action == "pin":
             pin_fn(key)
         elif action == "unpin":
             unpin_fn(key)
         return show()
 
-    summary = gr.Markdown()
-    table = gr.Dataframe(headers=COLUMNS, label="Models", interactive=False, wrap=True)
+    summary = gr.Markdown(elem_id="system-summary")
+    table = gr.Dataframe(headers=COLUMNS, label=t("Models"), interactive=False, wrap=True, elem_id="system-table")
     with gr.Row():
-        key = gr.Dropdown(choices=list(model_keys), label="Model", scale=2)
-        evict = gr.Button("Evict")
-        pin = gr.Button("Pin")
-        unpin = gr.Button("Unpin")
-        evict_all = gr.Button("Evict all unused")
-        refresh = gr.Button("Refresh", variant="primary")
+        key = gr.Dropdown(choices=list(model_keys), label=t("Model"), scale=2)
+        evict = gr.Button(t("Evict"))
+        pin = gr.Button(t("Pin"))
+        unpin = gr.Button(t("Unpin"))
+        evict_all = gr.Button(t("Evict all unused"))
+        refresh = gr.Button(t("Refresh"), variant="primary", elem_id="system-refresh")
     raw = gr.JSON(label="/status JSON", visible=False)
 
     outputs = [summary, table, raw]
