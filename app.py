@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from fusion import captioning, flows, generation
+from fusion.allocator import fix_mmap_threshold
 from fusion.cache import ModelCache, get_cache
 from fusion.classification import evaluation, hybrid, zeroshot
 from fusion.config import Settings, get_settings
@@ -153,5 +154,6 @@ def launch_options(settings: Settings) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    fix_mmap_threshold()
     current = get_settings()
     build_demo(current).launch(**launch_options(current))
