@@ -1,12 +1,19 @@
+# ruff: noqa: E402  (imports follow the naming of the temporary folder, which Gradio reads when imported)
 """fusion: classical image processing and multimodal models working together.
 
 The composition root, and the only module that sees both the UI and the models: settings -> cache -> panels ->
-Blocks -> launch. Importing it builds nothing and loads no model.
+Blocks -> launch. Importing it builds nothing and loads no model; it only names Gradio's temporary folder.
 """
 
 from __future__ import annotations
 
-from fusion import gpu  # noqa: F401  (first: on ZeroGPU `spaces` must be imported before torch)
+from fusion import housekeeping
+
+#: The app's own Gradio temporary folder, swept below; named before Gradio is imported, which reads it then.
+OWN_TEMP_DIR = housekeeping.claim_temp_dir()
+
+# isort: split
+from fusion import gpu  # noqa: F401  (on ZeroGPU `spaces` must be imported before torch)
 
 # isort: split
 from functools import partial
@@ -38,6 +45,8 @@ INTRO = (
     "place, feeding each other. Every panel is also an API endpoint: see *Use via API* at the bottom of the page."
 )
 HEADER = f"# {TITLE}\n{INTRO}"
+#: Gradio's ``delete_cache`` (every 10 minutes, files older than an hour), also the schedule of the app's own sweep.
+DELETE_CACHE = (600, 3600)
 
 
 def build_demo(settings: Settings | None = None, cache: ModelCache | None = None) -> gr.Blocks:
@@ -54,7 +63,7 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
     )
     # Every 10 minutes, delete the uploads and results this app wrote over an hour ago (all of them at shutdown);
     # without it Gradio's temporary folder only grows. A sweep over 10,000 files takes about 0.14 s.
-    with gr.Blocks(title="fusion", delete_cache=(600, 3600)) as demo:
+    with gr.Blocks(title="fusion", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(t(HEADER))
         model_banner(settings)
         with gr.Tabs() as tabs:
@@ -155,5 +164,8 @@ def launch_options(settings: Settings) -> dict[str, Any]:
 
 if __name__ == "__main__":
     fix_mmap_threshold()
+    if OWN_TEMP_DIR is not None:
+        every_s, age_s = DELETE_CACHE
+        housekeeping.start_sweeper(OWN_TEMP_DIR, every_s=every_s, age_s=age_s)
     current = get_settings()
     build_demo(current).launch(**launch_options(current))
