@@ -40,8 +40,12 @@ class Acceleration:
 
 
 def for_settings(settings: Settings) -> Acceleration:
-    """The app's acceleration: the defaults, compiled as ``FUSION_COMPILE`` says except on ZeroGPU."""
-    return Acceleration(compile="off" if settings.zero_gpu else settings.compile_mode)
+    """The app's acceleration: the defaults, compiled as ``FUSION_COMPILE`` says. On ZeroGPU the pipeline stays as
+    loaded: calls run in a worker process forked from the app, so changes made there never reach the app's own
+    models and could be redone call after call (and ``torch.compile`` is not allowed there)."""
+    if settings.zero_gpu:
+        return NATIVE
+    return Acceleration(compile=settings.compile_mode)
 
 
 #: The state diffusers loads a pipeline in.
