@@ -96,6 +96,7 @@ CLIP_B32_VISION = {
 #: each costs a compile of up to 90 s, and the run stops starting them when the budget runs low.
 DEFAULT_COMPILE = [
     "sd15:cudagraphs",
+    "sd-turbo:cudagraphs-all",
     "sd-turbo:cudagraphs",
     "sd15:full",
     "sd15:regional",

@@ -4,7 +4,8 @@ and off through the product's own path.
 The defaults are the settings that won on an H200 (``benchmarks/GPU.md``). Everything here uses diffusers' and
 PyTorch's own switches: attention processors (SDPA or the classic matmul-softmax one), fused QKV projections,
 channels-last memory, and ``torch.compile`` of the whole UNet, of its repeated transformer blocks only
-(regional compilation), or of the whole UNet with CUDA graphs (``reduce-overhead``). On the H200 the eager UNet
+(regional compilation), or of the whole UNet with CUDA graphs (``reduce-overhead``), or of the text encoder, the
+UNet and the VAE decoder with CUDA graphs (``cudagraphs-all``, not yet measured). On the H200 the eager UNet
 is bound by kernel launches (a replayed CUDA graph of the same call takes 40 % of its time), which is why only
 CUDA graphs pay off there. Compilation cannot be undone: a compiled UNet keeps its mode for life.
 """
@@ -76,7 +77,7 @@ def apply(pipe: Any, acceleration: Acceleration) -> None:
                 model.fuse_qkv_projections()  # fused processors always use SDPA
             model.to(memory_format=torch.channels_last if acceleration.channels_last else torch.contiguous_format)
         if before.compile == "off":
-            _compile(unet, acceleration.compile)
+            _compile(pipe, acceleration.compile)
         _applied[unet] = acceleration
 
 
@@ -96,10 +97,16 @@ def current(pipe: Any) -> Acceleration | None:
         return _applied.get(pipe.unet)
 
 
-def _compile(unet: Any, mode: str) -> None:
+def _compile(pipe: Any, mode: str) -> None:
+    unet = pipe.unet
     if mode == "regional":
         unet.compile_repeated_blocks(fullgraph=True)
     elif mode == "full":
         unet.compile(fullgraph=True)
     elif mode == "cudagraphs":
         unet.compile(mode="reduce-overhead", fullgraph=True)
+    elif mode == "cudagraphs-all":
+        # A one-step SD-Turbo image spends more time in the text encoder and the VAE decoder than in the UNet
+        # (benchmarks/GPU.md), all of it launch-bound: graph them too.
+        for module in (pipe.text_encoder, unet, pipe.vae.decoder):
+            module.compile(mode="reduce-overhead", fullgraph=True)

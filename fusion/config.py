@@ -36,7 +36,7 @@ ZERO_GPU_PRELOAD = ("caption", "vqa", "clip", "sd15", "sd-turbo", "controlnet-ca
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
-COMPILE_MODES = ("off", "regional", "full", "cudagraphs")
+COMPILE_MODES = ("off", "regional", "full", "cudagraphs", "cudagraphs-all")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ class Settings:
     on_spaces: bool = False
     zero_gpu: bool = False
     #: How to ``torch.compile`` the diffusion UNet on CUDA (never on ZeroGPU, which does not allow it): off,
-    #: regional (its transformer blocks), full, or cudagraphs (full, with CUDA graphs).
+    #: regional (its transformer blocks), full, cudagraphs (full, with CUDA graphs), or cudagraphs-all (the text
+    #: encoder and the VAE decoder too).
     compile_mode: str = "off"
     #: Also serve the public endpoints as MCP tools for language-model agents (``gradio[mcp]``).
     mcp_server: bool = False

@@ -96,3 +96,33 @@ def test_settings_choose_the_compile_mode_except_on_zero_gpu() -> None:
     assert acceleration.for_settings(zero_gpu) == acceleration.NATIVE
     with pytest.raises(ValueError, match="FUSION_COMPILE must be one of off, regional, full, cudagraphs"):
         settings_from_env({"FUSION_COMPILE": "1"})
+
+
+@pytest.mark.parametrize(
+    ("mode", "compiled"),
+    [
+        ("regional", {"BasicTransformerBlock"}),
+        ("full", {"UNet2DConditionModel"}),
+        ("cudagraphs", {"UNet2DConditionModel"}),
+        ("cudagraphs-all", {"CLIPTextModel", "UNet2DConditionModel", "Decoder"}),
+    ],
+)
+def test_each_compile_mode_compiles_its_modules_once(
+    cache: ModelCache, monkeypatch: pytest.MonkeyPatch, mode: str, compiled: set[str]
+) -> None:
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: calls.append((type(self).__name__, kw)))
+    pipe = cache.get("sd15")
+    try:
+        acceleration.apply(pipe, replace(PLAIN, compile=mode))
+        assert {name for name, _ in calls} == compiled
+        assert all(kw["fullgraph"] for _, kw in calls)
+        assert all(kw.get("mode") == "reduce-overhead" for _, kw in calls) == mode.startswith("cudagraphs")
+        compiled_calls = len(calls)
+        acceleration.apply(pipe, replace(PLAIN, fuse_qkv=True, compile=mode))  # other switches still change
+        assert len(calls) == compiled_calls  # not compiled twice
+        assert {type(p) for p in pipe.unet.attn_processors.values()} == {FusedAttnProcessor2_0}
+        with pytest.raises(ValueError, match="already compiled"):
+            acceleration.apply(pipe, PLAIN)
+    finally:
+        cache.evict("sd15")  # the next test gets a pipeline that was never compiled
