@@ -38,13 +38,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._random_weights import random_weight_spec
 from benchmarks._report import table, write_section
 from benchmarks._timing import median_ms
 from fusion import captioning
 from fusion.cache import ModelCache, resolve_device, resolve_dtype
 from fusion.captioning import CaptionOptions
 from fusion.config import Settings
-from fusion.registry import ModelBundle, ModelSpec
+from fusion.registry import ModelBundle
 
 TOKENS = 20
 BATCH = 8
@@ -105,15 +106,8 @@ def blip_base_bundle(device: torch.device, dtype: torch.dtype) -> ModelBundle:
 def make_cache(arch: str, device_name: str, folder: Path) -> ModelCache:
     if arch == "tiny":
         return ModelCache(Settings(models="tiny", tiny_dir=folder, device=device_name, memory_budget=1 << 30))
-    spec = ModelSpec(
-        key="caption",
-        title="BLIP base (random weights, published configuration)",
-        loader=lambda _source, device, dtype: blip_base_bundle(device, dtype),
-        tiny_builder="",
-        expected_bytes=0,
-        hub_files=(),
-    )
-    return ModelCache(Settings(device=device_name, memory_budget=64 << 30), registry={"caption": spec})
+    registry = {"caption": random_weight_spec("caption", blip_base_bundle)}
+    return ModelCache(Settings(device=device_name, memory_budget=64 << 30), registry=registry)
 
 
 def synchronised(fn: Callable[[], Any], device: torch.device) -> Callable[[], Any]:

@@ -51,13 +51,15 @@ SHOTS = (1, 3, 10, 30, None)
 FIT_REPEATS = 3
 
 
-def clip_b32_bundle() -> ModelBundle:
+def clip_b32_bundle(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> ModelBundle:
     """CLIP ViT-B/32 with random weights: ``CLIPConfig()``'s defaults are that checkpoint's sizes."""
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
     torch.manual_seed(0)
-    model = CLIPModel(CLIPConfig()).eval()
-    return ModelBundle(model, CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=clip_tokenizer()))
+    with torch.device(device):
+        model = CLIPModel(CLIPConfig())
+    processor = CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=clip_tokenizer())
+    return ModelBundle(model.to(dtype).eval(), processor)
 
 
 def per_image_rows(cache: ModelCache, pictures: list[np.ndarray], repeats: int, b32: bool) -> list[list[str]]:

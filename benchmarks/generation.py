@@ -39,6 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._random_weights import random_weight_spec
 from benchmarks._report import table, write_section
 from benchmarks._timing import median_ms
 from fusion import generation
@@ -185,17 +186,11 @@ def real_taesd(device: torch.device, dtype: torch.dtype) -> Any:
 
 
 def real_registry() -> dict[str, ModelSpec]:
-    def spec(key: str, loader: Callable[[str, Any, Any], Any]) -> ModelSpec:
-        title = f"{key} (published architecture, random weights)"
-        return ModelSpec(key, title, loader, tiny_builder="", expected_bytes=0, hub_files=())
-
     return {
-        "sd15": spec("sd15", lambda _source, device, dtype: real_pipeline("sd15", device, dtype)),
-        "sd-turbo": spec("sd-turbo", lambda _source, device, dtype: real_pipeline("sd-turbo", device, dtype)),
-        generation.SAFETY_KEY: spec(
-            generation.SAFETY_KEY, lambda _s, device, dtype: real_safety_checker(device, dtype)
-        ),
-        generation.PREVIEW_KEY: spec(generation.PREVIEW_KEY, lambda _s, device, dtype: real_taesd(device, dtype)),
+        "sd15": random_weight_spec("sd15", lambda device, dtype: real_pipeline("sd15", device, dtype)),
+        "sd-turbo": random_weight_spec("sd-turbo", lambda device, dtype: real_pipeline("sd-turbo", device, dtype)),
+        generation.SAFETY_KEY: random_weight_spec(generation.SAFETY_KEY, real_safety_checker),
+        generation.PREVIEW_KEY: random_weight_spec(generation.PREVIEW_KEY, real_taesd),
     }
 
 

@@ -52,7 +52,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._random_weights import random_weight_spec
 from benchmarks.captioning import blip_base_bundle
+from benchmarks.classification import clip_b32_bundle
 from benchmarks.generation import real_registry
 from fusion import acceleration, captioning, generation
 from fusion.acceleration import Acceleration
@@ -73,25 +75,6 @@ PROMPTS = (
 T = TypeVar("T")
 #: Goals on an H200-class GPU (issue 9), in milliseconds.
 GOALS_MS = {"sd15": 300.0, "sd-turbo-1": 30.0, "caption": 40.0}
-#: CLIP ViT-B/32 (openai/clip-vit-base-patch32's config.json).
-CLIP_B32_TEXT = {
-    "vocab_size": 49408,
-    "hidden_size": 512,
-    "intermediate_size": 2048,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 8,
-    "max_position_embeddings": 77,
-}
-CLIP_B32_VISION = {
-    "hidden_size": 768,
-    "intermediate_size": 3072,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 12,
-    "image_size": 224,
-    "patch_size": 32,
-}
-
-
 #: Compile variants, most telling first (on the H200, CUDA graphs gained most and regional compilation nothing):
 #: each costs a compile of up to 90 s, and the run stops starting them when the budget runs low.
 DEFAULT_COMPILE = [
@@ -258,36 +241,12 @@ def pipeline_modules(pipe: Any) -> dict[str, torch.nn.Module]:
 
 
 # ----------------------------------------------------------------------------------------------- the models
-def clip_b32_bundle(device: torch.device, dtype: torch.dtype) -> ModelBundle:
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
-
-    from fusion.tiny.diffusion import CLIP_MEAN, CLIP_STD
-    from fusion.tiny.tokenizers import clip_tokenizer
-
-    tokenizer = clip_tokenizer()
-    text = CLIP_B32_TEXT | {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
-    config = CLIPConfig(text_config=text, vision_config=CLIP_B32_VISION, projection_dim=512)
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = CLIPModel(config)
-    image_processor = CLIPImageProcessor(
-        size={"shortest_edge": 224},
-        crop_size={"height": 224, "width": 224},
-        image_mean=CLIP_MEAN,
-        image_std=CLIP_STD,
-    )
-    processor = CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
-    return ModelBundle(model=model.to(dtype).eval(), processor=processor)
-
-
 def published_registry() -> dict[str, ModelSpec]:
     """The app's keys, each built from its published configuration with random weights."""
-
-    def spec(key: str, build: Callable[[torch.device, torch.dtype], Any]) -> ModelSpec:
-        title = f"{key} (published architecture, random weights)"
-        return ModelSpec(key, title, lambda _source, device, dtype: build(device, dtype), "", 0, ())
-
-    return real_registry() | {"caption": spec("caption", blip_base_bundle), "clip": spec("clip", clip_b32_bundle)}
+    return real_registry() | {
+        "caption": random_weight_spec("caption", blip_base_bundle),
+        "clip": random_weight_spec("clip", clip_b32_bundle),
+    }
 
 
 def make_cache(quick: bool, device: str, folder: Path) -> ModelCache:
