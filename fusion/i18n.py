@@ -43,6 +43,8 @@ from typing import Any
 import gradio as gr
 from gradio.i18n import I18nData
 
+from fusion.ui.requests import current_request, request_header
+
 ENGLISH = "en"
 CHINESE = "zh-CN"
 
@@ -101,9 +103,7 @@ def translate(text: str, language: str) -> str:
 
 def current_language() -> str:
     """The language of the request Gradio is serving in this thread (English when there is none)."""
-    from gradio.context import LocalContext
-
-    return request_language(LocalContext.request.get(None))
+    return request_language(current_request())
 
 
 def request_language(request: Any) -> str:
@@ -113,8 +113,7 @@ def request_language(request: Any) -> str:
     ``zh-SG`` no, and those fall back to English there), so the server does the same with the first tag of
     ``Accept-Language``, which browsers fill from the same list.
     """
-    headers = getattr(request, "headers", None) or {}
-    accepted = next((value for name, value in headers.items() if name.lower() == "accept-language"), "")
+    accepted = request_header(request, "accept-language") or ""
     return CHINESE if preferred_tag(accepted).lower() == CHINESE.lower() else ENGLISH
 
 

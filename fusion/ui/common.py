@@ -20,6 +20,7 @@ from fusion import images
 from fusion.config import Settings
 from fusion.i18n import localized, t
 from fusion.numbers import finite_number
+from fusion.ui.requests import current_request
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -97,10 +98,7 @@ def decode_upload(upload: Any, settings: Settings, *, what: str = "image") -> im
 
 def current_session() -> str | None:
     """The session hash of the request Gradio is serving in this thread (``None`` outside a request)."""
-    from gradio.context import LocalContext
-
-    request = LocalContext.request.get(None)
-    return getattr(request, "session_hash", None)
+    return getattr(current_request(), "session_hash", None)
 
 
 def notices_markdown(notices: Iterable[str]) -> str:

@@ -18,6 +18,7 @@ import gradio as gr
 
 from fusion.ratelimit import RateLimit, RateLimiter, client_id
 from fusion.ui.common import user_error
+from fusion.ui.requests import request_header
 
 #: Asked before every request that runs a diffusion model; raises ``gr.Error`` to refuse it.
 Admit = Callable[[gr.Request | None], None]
@@ -44,8 +45,7 @@ class GenerationGate:
         """The request's client key: its logged-in user, else its (forwarded) IP address."""
         if request is None:
             return client_id(None, None, None, trust_forwarded_for=False)
-        headers = getattr(request, "headers", None) or {}
-        forwarded = next((value for name, value in headers.items() if name.lower() == "x-forwarded-for"), None)
+        forwarded = request_header(request, "x-forwarded-for")
         host = getattr(getattr(request, "client", None), "host", None)
         return client_id(request.username, host, forwarded, trust_forwarded_for=self.trust_forwarded_for)
 
