@@ -69,6 +69,8 @@ class Settings:
     #: regional (its transformer blocks), full, cudagraphs (full, with CUDA graphs), or cudagraphs-all (the text
     #: encoder and the VAE decoder too).
     compile_mode: str = "off"
+    #: Greedy captions replay their decoding steps as CUDA graphs on a dedicated CUDA GPU (fusion/static_greedy.py).
+    caption_graphs: bool = True
     #: Also serve the public endpoints as MCP tools for language-model agents (``gradio[mcp]``).
     mcp_server: bool = False
     #: Per-client limit on requests that run a diffusion model; ``None``: no limit.
@@ -160,6 +162,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         on_spaces=on_spaces,
         zero_gpu=zero_gpu,
         compile_mode=_choice(env, "FUSION_COMPILE", "off", COMPILE_MODES),
+        caption_graphs=_flag(env, "FUSION_CAPTION_GRAPHS", default=True),
         mcp_server=env.get("FUSION_MCP", "").strip().lower() in {"1", "true"},
         generation_rate=_rate(env, "FUSION_GENERATION_RATE"),
         trust_forwarded_for=_flag(env, "FUSION_TRUST_FORWARDED_FOR", default=on_spaces),
