@@ -156,6 +156,18 @@ def test_large_images_are_decoded_in_tiles(tiny_cache: ModelCache) -> None:
     assert result.images[0].size == (800, 776) and pixels(result.images[0]).std() > 1
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_to_pil_gives_the_pixels_of_diffusers_postprocess(tiny_cache: ModelCache, dtype: torch.dtype) -> None:
+    pipe = tiny_cache.get("sd15")
+    decoded = torch.rand(2, 3, 24, 40, generator=torch.Generator().manual_seed(3)) * 2.4 - 1.2
+    on_the_half = (torch.arange(256) + 0.5) / 255 * 2 - 1  # values that land on .5 before rounding
+    decoded[0, 0, 0, :] = on_the_half[:40]
+    decoded = decoded.to(dtype)
+    expected = pipe.image_processor.postprocess(decoded, output_type="pil")
+    found = generation.to_pil(pipe, decoded)
+    assert [np.array_equal(pixels(a), pixels(b)) for a, b in zip(found, expected, strict=True)] == [True, True]
+
+
 def test_img2img_matches_the_diffusers_img2img_pipeline(tiny_cache: ModelCache) -> None:
     init = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     options = GenerationOptions(prompt=PROMPT, steps=4, seed=9, init_image=init, strength=0.5)
