@@ -4,10 +4,11 @@ and off through the product's own path.
 The defaults are the settings that won on an H200 (``benchmarks/GPU.md``). Everything here uses diffusers' and
 PyTorch's own switches: attention processors (SDPA or the classic matmul-softmax one), fused QKV projections,
 channels-last memory, and ``torch.compile`` of the whole UNet, of its repeated transformer blocks only
-(regional compilation), or of the whole UNet with CUDA graphs (``reduce-overhead``), or of the text encoder, the
-UNet and the VAE decoder with CUDA graphs (``cudagraphs-all``, not yet measured). On the H200 the eager UNet
-is bound by kernel launches (a replayed CUDA graph of the same call takes 40 % of its time), which is why only
-CUDA graphs pay off there. Compilation cannot be undone: a compiled UNet keeps its mode for life.
+(regional compilation), or of the whole UNet with CUDA graphs (``reduce-overhead``), or of the text encoder,
+the UNet, the VAE decoder and the safety checker's vision tower with CUDA graphs (``cudagraphs-all``). On the
+H200 the eager UNet is bound by kernel launches (a replayed CUDA graph of the same call takes 40 % of its
+time), which is why only CUDA graphs pay off there. Compilation cannot be undone: a compiled UNet keeps its
+mode for life.
 """
 
 from __future__ import annotations
@@ -89,6 +90,17 @@ def ensure(pipe: Any, acceleration: Acceleration) -> None:
         done = pipe.unet in _applied
     if not done:
         apply(pipe, acceleration)
+
+
+def ensure_safety_checker(checker: Any, acceleration: Acceleration) -> None:
+    """With ``cudagraphs-all``, graph the safety checker's CLIP vision tower too: a one-step image waits on it
+    for longer than on its UNet step (12.7 against 9.2 ms on the H200, ``benchmarks/GPU.md``)."""
+    if acceleration.compile != "cudagraphs-all" or checker.device.type != "cuda":
+        return
+    with _lock:
+        if checker not in _applied:
+            checker.vision_model.compile(mode="reduce-overhead", fullgraph=True)
+            _applied[checker] = acceleration
 
 
 def current(pipe: Any) -> Acceleration | None:

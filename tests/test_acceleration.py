@@ -126,3 +126,23 @@ def test_each_compile_mode_compiles_its_modules_once(
             acceleration.apply(pipe, PLAIN)
     finally:
         cache.evict("sd15")  # the next test gets a pipeline that was never compiled
+
+
+def test_only_cudagraphs_all_graphs_the_safety_checker_once_on_cuda(
+    cache: ModelCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: calls.append((type(self).__name__, kw)))
+    checker = cache.get("safety-checker").model
+    try:
+        acceleration.ensure_safety_checker(checker, replace(PLAIN, compile="cudagraphs-all"))
+        assert calls == []  # on the CPU
+        monkeypatch.setattr(type(checker), "device", property(lambda _self: torch.device("cuda")))
+        for mode in ("off", "regional", "full", "cudagraphs"):
+            acceleration.ensure_safety_checker(checker, replace(PLAIN, compile=mode))
+        assert calls == []
+        for _ in range(2):
+            acceleration.ensure_safety_checker(checker, replace(PLAIN, compile="cudagraphs-all"))
+        assert calls == [("CLIPVisionModel", {"mode": "reduce-overhead", "fullgraph": True})]
+    finally:
+        cache.evict("safety-checker")
