@@ -32,9 +32,12 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before any Hugging Face library is imported
 
 import argparse
+import cProfile
 import gc
+import io
 import json
 import platform
+import pstats
 import statistics
 import subprocess
 import sys
@@ -62,6 +65,7 @@ from fusion.cache import ModelCache, module_bytes
 from fusion.captioning import CaptionOptions
 from fusion.classification.hybrid import clip_image_embeddings
 from fusion.config import Settings
+from fusion.cuda_graphs import CapturedCall
 from fusion.generation import GenerationOptions
 from fusion.registry import REGISTRY, ModelBundle, ModelSpec
 
@@ -142,6 +146,8 @@ class Run:
         self.json_path = json_path
         self.rows: list[Row] = []
         self.ceilings = Ceilings(1.0, 1.0)
+        #: Where one warm call's host time goes (cProfile, by cumulative time), per measurement name.
+        self.profiles: dict[str, str] = {}
 
     @property
     def cuda(self) -> bool:
@@ -195,7 +201,16 @@ class Run:
             "sizes": asdict(self.sizes),
             "ceilings": asdict(self.ceilings),
             "rows": [asdict(row) | {"ratio": row.ratio} for row in self.rows],
+            "profiles": self.profiles,
         }
+
+    def profile(self, name: str, fn: Callable[[], Any], *, lines: int = 45) -> None:
+        """Keep the functions one call of ``fn`` spends most host time in (the GPU is waited for at the end)."""
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: (fn(), self.sync()))
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(lines)
+        self.profiles[name] = text.getvalue()
 
 
 # ---------------------------------------------------------------------------------------------- counting work
@@ -312,6 +327,7 @@ def measure_generation(run: Run, cache: ModelCache, model: str, steps: int) -> t
     same_dtype = [(medians[name], variant) for name, variant, dtype in variants if dtype == cache.dtype]
     best = min(same_dtype, key=lambda pair: pair[0])[1]
     acceleration.apply(pipe, best)
+    run.profile(f"{section}: fastest eager", lambda: call(-300))
     row = run.median(generate_call(cache, model, steps, run.sizes.side, previews=True))
     run.add(replace(row, section=section, name="fastest eager + live TAESD previews", floor_ms=floor, goal_ms=goal))
     return best, floor
@@ -326,6 +342,7 @@ def measure_compiled(run: Run, cache: ModelCache, model: str, steps: int, mode: 
     if run.left_s() < 120:
         return run.skip(section, name, "out of time budget")
     cache.evict(model)
+    cache.evict(generation.SAFETY_KEY)  # cudagraphs-all compiles the checker too: each variant gets a fresh one
     gc.collect()
     torch.cuda.empty_cache()
     pipe = cache.get(model)
@@ -334,6 +351,7 @@ def measure_compiled(run: Run, cache: ModelCache, model: str, steps: int, mode: 
         acceleration.apply(pipe, replace(best, compile=mode))
         first_ms = run.time_once(lambda: call(-100))
         row = run.median(call)
+        run.profile(f"{section}: {name}", lambda: call(-200))
     except Exception as error:  # a compiler failure is a result to report, not a reason to stop the run
         return run.skip(section, name, f"failed: {type(error).__name__}: {str(error)[:200]}")
     goal = GOALS_MS.get(model if model == "sd15" else f"{model}-{steps}")
@@ -342,7 +360,7 @@ def measure_compiled(run: Run, cache: ModelCache, model: str, steps: int, mode: 
 
 
 def measure_breakdown(run: Run, cache: ModelCache) -> None:
-    """Where a one-step SD-Turbo image's time goes, and what one UNet call costs the GPU itself: the same call
+    """Where a one-step SD-Turbo image's time goes, and what each model call costs the GPU itself: the same call
     replayed as a CUDA graph, with no Python or kernel-launch time around it (CUDA only)."""
     section = "where the time goes"
     pipe, checker = cache.get("sd-turbo"), cache.get(generation.SAFETY_KEY)
@@ -355,18 +373,28 @@ def measure_breakdown(run: Run, cache: ModelCache) -> None:
     latents = torch.randn(1, 4, latent, latent, device=run.device, dtype=cache.dtype)
     pixels = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)[0]
     images = pipe.image_processor.postprocess(pixels, output_type="pil")
+    clip_input = checker.processor(images, return_tensors="pt").pixel_values.to(run.device, cache.dtype)
     parts = {
         "SD-Turbo text encoder (OpenCLIP ViT-H text, 77 tokens)": lambda: pipe.text_encoder(ids),
         "SD-Turbo UNet, batch 1": lambda: pipe.unet(latents, timestep, text, return_dict=False),
         f"SD VAE decode, {run.sizes.side}²": lambda: pipe.vae.decode(latents, return_dict=False),
-        "latents to PIL (postprocess, GPU to CPU)": lambda: pipe.image_processor.postprocess(pixels, output_type="pil"),
-        "safety checker (CLIP ViT-L/14 + preprocessing)": lambda: generation.check_safety(checker, images),
+        "decoded pixels to PIL: diffusers postprocess (rounds on the CPU)": lambda: pipe.image_processor.postprocess(
+            pixels, output_type="pil"
+        ),
+        "decoded pixels to PIL: generation.to_pil (rounds on the GPU)": lambda: generation.to_pil(pipe, pixels),
+        "safety checker, all of it": lambda: generation.check_safety(checker, images),
+        "safety checker: preprocessing (CLIPImageProcessor, CPU)": lambda: checker.processor(
+            images, return_tensors="pt"
+        ).pixel_values.to(run.device, cache.dtype),
+        "safety checker: model (CLIP ViT-L/14, concept scores)": lambda: checker.model(
+            images=[np.asarray(image) for image in images], clip_input=clip_input
+        ),
     }
     with torch.inference_mode():
         for name, fn in parts.items():
             run.add(replace(run.median(lambda _i, fn=fn: fn()), section=section, name=name))
         if not run.cuda:
-            return run.skip(section, "UNet calls replayed as CUDA graphs", "CUDA only")
+            return run.skip(section, "model calls replayed as CUDA graphs", "CUDA only")
         sd15 = cache.get("sd15")
         acceleration.apply(sd15, Acceleration())
         width = sd15.text_encoder.config.hidden_size
@@ -375,30 +403,20 @@ def measure_breakdown(run: Run, cache: ModelCache) -> None:
             timestep,
             torch.randn(2, 77, width, device=run.device, dtype=cache.dtype),
         )
-        for name, unet, inputs in (
-            ("SD-Turbo UNet, batch 1", pipe.unet, (latents, timestep, text)),
-            ("SD 1.5 UNet, batch 2 (one guided step)", sd15.unet, guided),
-        ):
-            eager = run.median(lambda _i, unet=unet, inputs=inputs: unet(*inputs, return_dict=False))
-            graph = cuda_graph(unet, inputs)
-            replay = run.median(lambda _i, graph=graph: graph.replay())
+        calls: dict[str, tuple[Callable[..., Any], tuple[torch.Tensor, ...]]] = {
+            "SD-Turbo text encoder": (lambda i: pipe.text_encoder(i)[0], (ids,)),
+            "SD-Turbo UNet, batch 1": (lambda *a: pipe.unet(*a, return_dict=False)[0], (latents, timestep, text)),
+            "SD 1.5 UNet, batch 2 (one guided step)": (lambda *a: sd15.unet(*a, return_dict=False)[0], guided),
+            f"SD VAE decode, {run.sizes.side}²": (lambda z: pipe.vae.decode(z, return_dict=False)[0], (latents,)),
+            "safety checker's vision tower": (lambda x: checker.model.vision_model(x)[1], (clip_input,)),
+        }
+        for name, (fn, inputs) in calls.items():
+            eager = run.median(lambda _i, fn=fn, inputs=inputs: fn(*inputs))
+            captured = CapturedCall(fn, *inputs)
+            replay = run.median(lambda _i, graph=captured.graph: graph.replay())
             run.add(replace(eager, section=section, name=f"{name}: eager call"))
             run.add(replace(replay, section=section, name=f"{name}: replayed CUDA graph (GPU time alone)"))
-            del graph
-
-
-def cuda_graph(module: torch.nn.Module, inputs: tuple[Any, ...]) -> torch.cuda.CUDAGraph:
-    """``module(*inputs)`` captured as a CUDA graph, after warm-up calls on a side stream as PyTorch requires."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(3):
-            module(*inputs, return_dict=False)
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        module(*inputs, return_dict=False)
-    return graph
+            del captured
 
 
 def measure_guidance_batching(run: Run, cache: ModelCache) -> None:
@@ -452,6 +470,8 @@ def measure_decoders(run: Run, cache: ModelCache) -> None:
 
 # ---------------------------------------------------------------------------------------- captions and CLIP
 def measure_captions(run: Run, cache: ModelCache) -> None:
+    """Greedy captions through ``generate`` and (CUDA only) through the fixed-shape loop replaying CUDA graphs,
+    fp16 and bf16, and how many captions the two paths agree on."""
     tokens, batch = run.sizes.caption_tokens, run.sizes.caption_batch
     section = f"BLIP-base caption, {tokens} tokens"
     options = CaptionOptions(min_new_tokens=tokens, max_new_tokens=tokens, batch_size=batch)
@@ -466,20 +486,38 @@ def measure_captions(run: Run, cache: ModelCache) -> None:
         return captioning.caption((pictures * 2)[start : start + batch], options, cache=cache)
 
     modules = {"vision": bundle.model.vision_model, "text decoder": bundle.model.text_decoder}
-    with torch.inference_mode():
+    with torch.inference_mode(), caption_graphs(cache, on=False):
         single_floor = floor_ms(run, lambda: one(0), modules)
         batch_floor = floor_ms(run, lambda: several(0), modules)
+    paths = {"generate": False, "CUDA graphs": True} if run.cuda else {"generate": False}
     for dtype in dict.fromkeys((cache.dtype, torch.bfloat16)):
         bundle.model.to(dtype)
-        name = f"1 image ({_dtype_name(dtype)})"
-        run.add(
-            replace(run.median(one), section=section, name=name, floor_ms=single_floor, goal_ms=GOALS_MS["caption"])
-        )
-        row = run.median(several)
-        note = f"{row.ms / batch:.2f} ms per image"
-        name = f"batch of {batch} ({_dtype_name(dtype)})"
-        run.add(replace(row, section=section, name=name, floor_ms=batch_floor, note=note))
+        captions = {}
+        for path, graphs in paths.items():
+            with caption_graphs(cache, on=graphs):
+                name = f"1 image ({_dtype_name(dtype)}, {path})"
+                row = replace(run.median(one), section=section, name=name, floor_ms=single_floor)
+                run.add(replace(row, goal_ms=GOALS_MS["caption"]))
+                row = run.median(several)
+                note = f"{row.ms / batch:.2f} ms per image"
+                name = f"batch of {batch} ({_dtype_name(dtype)}, {path})"
+                run.add(replace(row, section=section, name=name, floor_ms=batch_floor, note=note))
+                captions[path] = captioning.caption(pictures, replace(options, min_new_tokens=0), cache=cache)
+        if len(captions) == 2:
+            same = sum(a == b for a, b in zip(*(c.captions for c in captions.values()), strict=True))
+            run.skip(section, f"same caption from both paths ({_dtype_name(dtype)})", f"{same} of {len(pictures)}")
     bundle.model.to(cache.dtype)
+
+
+@contextmanager
+def caption_graphs(cache: ModelCache, *, on: bool) -> Iterator[None]:
+    """Captions through the CUDA-graph loop (where the settings allow it) or through ``generate``."""
+    saved = cache.settings
+    cache.settings = replace(saved, caption_graphs=on)
+    try:
+        yield
+    finally:
+        cache.settings = saved
 
 
 def measure_clip(run: Run, cache: ModelCache) -> None:
