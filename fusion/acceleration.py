@@ -36,6 +36,9 @@ class Acceleration:
     #: Channels-last memory for the UNet's and the VAE's convolutions: no faster on the H200 (slower for SD 1.5),
     #: so off by default.
     channels_last: bool = False
+    #: cuDNN times its convolution algorithms at each new shape and keeps the fastest
+    #: (``torch.backends.cudnn.benchmark``, a process-wide switch): the first call at a new image size pays for it.
+    cudnn_benchmark: bool = False
     #: One of :data:`fusion.config.COMPILE_MODES`. Off by default: CUDA graphs make SD 1.5 3.2 times faster, but
     #: each new image size or batch costs a compile of about 50 s on the request that meets it.
     compile: str = "off"
@@ -51,7 +54,7 @@ def for_settings(settings: Settings) -> Acceleration:
 
 
 #: The state diffusers loads a pipeline in.
-NATIVE = Acceleration(sdpa=True, fuse_qkv=False, channels_last=False, compile="off")
+NATIVE = Acceleration(sdpa=True, fuse_qkv=False, channels_last=False, cudnn_benchmark=False, compile="off")
 
 _applied: weakref.WeakKeyDictionary[Any, Acceleration] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -77,6 +80,7 @@ def apply(pipe: Any, acceleration: Acceleration) -> None:
             if acceleration.fuse_qkv:
                 model.fuse_qkv_projections()  # fused processors always use SDPA
             model.to(memory_format=torch.channels_last if acceleration.channels_last else torch.contiguous_format)
+        torch.backends.cudnn.benchmark = acceleration.cudnn_benchmark
         if before.compile == "off":
             _compile(pipe, acceleration.compile)
         _applied[unet] = acceleration
@@ -84,18 +88,16 @@ def apply(pipe: Any, acceleration: Acceleration) -> None:
 
 def ensure(pipe: Any, acceleration: Acceleration) -> None:
     """Apply ``acceleration`` to a pipeline whose UNet nobody has set up yet (the first request after a load)."""
-    if pipe.unet.device.type != "cuda":
-        return
     with _lock:
         done = pipe.unet in _applied
-    if not done:
+    if not done and _weights_device(pipe.unet).type == "cuda":
         apply(pipe, acceleration)
 
 
 def ensure_safety_checker(checker: Any, acceleration: Acceleration) -> None:
     """With ``cudagraphs-all``, graph the safety checker's CLIP vision tower too: a one-step image waits on it
     for longer than on its UNet step (12.7 against 9.2 ms on the H200, ``benchmarks/GPU.md``)."""
-    if acceleration.compile != "cudagraphs-all" or checker.device.type != "cuda":
+    if acceleration.compile != "cudagraphs-all" or _weights_device(checker).type != "cuda":
         return
     with _lock:
         if checker not in _applied:
@@ -107,6 +109,12 @@ def current(pipe: Any) -> Acceleration | None:
     """What :func:`apply` last set on this pipeline's UNet, if anything."""
     with _lock:
         return _applied.get(pipe.unet)
+
+
+def _weights_device(model: Any) -> Any:
+    """Where a model's weights are. diffusers' ``model.device`` first searches every submodule for offloading
+    hooks (1.3 ms for an SD UNet on the CI's CPU), which the cache never adds."""
+    return next(model.parameters()).device
 
 
 def _compile(pipe: Any, mode: str) -> None:

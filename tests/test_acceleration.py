@@ -60,8 +60,9 @@ def test_each_speed_up_keeps_the_picture(cache: ModelCache, variant: Acceleratio
 
 def test_apply_sets_and_undoes_each_switch(cache: ModelCache) -> None:
     pipe = cache.get("sd15")
-    acceleration.apply(pipe, replace(PLAIN, fuse_qkv=True, channels_last=True))
+    acceleration.apply(pipe, replace(PLAIN, fuse_qkv=True, channels_last=True, cudnn_benchmark=True))
     assert _processor_types(pipe.unet) == {FusedAttnProcessor2_0}
+    assert torch.backends.cudnn.benchmark
     conv = next(module for module in pipe.unet.modules() if isinstance(module, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert not conv.weight.is_contiguous()
@@ -70,6 +71,7 @@ def test_apply_sets_and_undoes_each_switch(cache: ModelCache) -> None:
     assert _processor_types(pipe.unet) == {AttnProcessor}
     assert _processor_types(pipe.vae) == {AttnProcessor}
     assert conv.weight.is_contiguous()
+    assert not torch.backends.cudnn.benchmark
 
     acceleration.apply(pipe, PLAIN)
     assert _processor_types(pipe.unet) == {AttnProcessor2_0}
@@ -137,7 +139,7 @@ def test_only_cudagraphs_all_graphs_the_safety_checker_once_on_cuda(
     try:
         acceleration.ensure_safety_checker(checker, replace(PLAIN, compile="cudagraphs-all"))
         assert calls == []  # on the CPU
-        monkeypatch.setattr(type(checker), "device", property(lambda _self: torch.device("cuda")))
+        monkeypatch.setattr(acceleration, "_weights_device", lambda _model: torch.device("cuda"))
         for mode in ("off", "regional", "full", "cudagraphs"):
             acceleration.ensure_safety_checker(checker, replace(PLAIN, compile=mode))
         assert calls == []
