@@ -219,7 +219,8 @@ def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
 
 def _inputs(bundle: ModelBundle, batch: Sequence[Image.Image], text: str | None) -> Any:
     texts = None if text is None else [text] * len(batch)
-    inputs = bundle.processor(images=list(batch), text=texts, return_tensors="pt")
+    # A processor with transformers' torchvision backend resizes on the model's device; the PIL one on the CPU.
+    inputs = bundle.processor(images=list(batch), text=texts, return_tensors="pt", device=bundle.model.device)
     return inputs.to(bundle.model.device, dtype=bundle.model.dtype)
 
 

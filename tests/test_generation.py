@@ -168,6 +168,14 @@ def test_to_pil_gives_the_pixels_of_diffusers_postprocess(tiny_cache: ModelCache
     assert [np.array_equal(pixels(a), pixels(b)) for a, b in zip(found, expected, strict=True)] == [True, True]
 
 
+def test_pipelines_find_their_device_from_the_unet_weights(tiny_cache: ModelCache) -> None:
+    from diffusers import StableDiffusionPipeline
+
+    pipe = generation.build_pipeline(tiny_cache.get("sd-turbo"), GenerationOptions(model="sd-turbo"))
+    assert isinstance(pipe, StableDiffusionPipeline) and type(pipe).__name__ == "StableDiffusionPipeline"
+    assert pipe._execution_device == torch.device("cpu") == StableDiffusionPipeline._execution_device.fget(pipe)
+
+
 def test_img2img_matches_the_diffusers_img2img_pipeline(tiny_cache: ModelCache) -> None:
     init = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     options = GenerationOptions(prompt=PROMPT, steps=4, seed=9, init_image=init, strength=0.5)
