@@ -296,6 +296,12 @@ def eager_variants(dtype: torch.dtype) -> list[tuple[str, Acceleration, torch.dt
         ("+ channels-last", replace(plain, channels_last=True), dtype),
         ("+ fused QKV", replace(plain, fuse_qkv=True), dtype),
         ("+ channels-last + fused QKV", replace(plain, channels_last=True, fuse_qkv=True), dtype),
+        ("+ fused QKV + cuDNN autotuning", replace(plain, fuse_qkv=True, cudnn_benchmark=True), dtype),
+        (
+            "+ channels-last + fused QKV + cuDNN autotuning",
+            replace(plain, channels_last=True, fuse_qkv=True, cudnn_benchmark=True),
+            dtype,
+        ),
         ("plain in bfloat16", plain, torch.bfloat16),
     ]
 
@@ -386,6 +392,7 @@ def measure_breakdown(run: Run, cache: ModelCache) -> None:
         "safety checker: preprocessing (CLIPImageProcessor, CPU)": lambda: checker.processor(
             images, return_tensors="pt"
         ).pixel_values.to(run.device, cache.dtype),
+        "safety checker: preprocessing on the checker's device": lambda: generation.safety_inputs(checker, images),
         "safety checker: model (CLIP ViT-L/14, concept scores)": lambda: checker.model(
             images=[np.asarray(image) for image in images], clip_input=clip_input
         ),
@@ -411,12 +418,28 @@ def measure_breakdown(run: Run, cache: ModelCache) -> None:
             "safety checker's vision tower": (lambda x: checker.model.vision_model(x)[1], (clip_input,)),
         }
         for name, (fn, inputs) in calls.items():
-            eager = run.median(lambda _i, fn=fn, inputs=inputs: fn(*inputs))
-            captured = CapturedCall(fn, *inputs)
-            replay = run.median(lambda _i, graph=captured.graph: graph.replay())
-            run.add(replace(eager, section=section, name=f"{name}: eager call"))
-            run.add(replace(replay, section=section, name=f"{name}: replayed CUDA graph (GPU time alone)"))
-            del captured
+            time_eager_and_graph(run, section, name, fn, inputs)
+        decode, _ = calls[f"SD VAE decode, {run.sizes.side}²"]
+        for variant in (
+            replace(acceleration.NATIVE, cudnn_benchmark=True),
+            replace(acceleration.NATIVE, channels_last=True),
+            replace(acceleration.NATIVE, channels_last=True, cudnn_benchmark=True),
+        ):
+            acceleration.apply(pipe, variant)
+            switches = ", ".join(k for k in ("channels_last", "cudnn_benchmark") if getattr(variant, k))
+            time_eager_and_graph(run, section, f"SD VAE decode with {switches}", decode, (latents,))
+        acceleration.apply(pipe, Acceleration())
+
+
+def time_eager_and_graph(
+    run: Run, section: str, name: str, fn: Callable[..., Any], inputs: tuple[torch.Tensor, ...]
+) -> None:
+    """``fn(*inputs)`` called eagerly, then the same call recorded once and replayed as a CUDA graph."""
+    eager = run.median(lambda _i: fn(*inputs))
+    captured = CapturedCall(fn, *inputs)
+    replay = run.median(lambda _i: captured.graph.replay())
+    run.add(replace(eager, section=section, name=f"{name}: eager call"))
+    run.add(replace(replay, section=section, name=f"{name}: replayed CUDA graph (GPU time alone)"))
 
 
 def measure_guidance_batching(run: Run, cache: ModelCache) -> None:
@@ -503,6 +526,8 @@ def measure_captions(run: Run, cache: ModelCache) -> None:
                 name = f"batch of {batch} ({_dtype_name(dtype)}, {path})"
                 run.add(replace(row, section=section, name=name, floor_ms=batch_floor, note=note))
                 captions[path] = captioning.caption(pictures, replace(options, min_new_tokens=0), cache=cache)
+                if graphs:
+                    run.profile(f"{section}: 1 image ({_dtype_name(dtype)}, {path})", lambda: one(-50))
         if len(captions) == 2:
             same = sum(a == b for a, b in zip(*(c.captions for c in captions.values()), strict=True))
             run.skip(section, f"same caption from both paths ({_dtype_name(dtype)})", f"{same} of {len(pictures)}")
