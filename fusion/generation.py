@@ -536,8 +536,9 @@ class _PipelinePool:
 _pipelines = _PipelinePool()
 
 
-def decode_latents(pipe: Any, latents: torch.Tensor, generators: list[torch.Generator]) -> list[Image.Image]:
-    """The pipeline's own VAE decode; large images are decoded one at a time and in tiles."""
+def decode_latents(pipe: Any, latents: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
+    """The pipeline's own VAE decode, as 8-bit pixels (see :func:`to_bytes`); large images are decoded one at a
+    time and in tiles."""
     import torch
 
     scaled = latents / pipe.vae.config.scaling_factor
@@ -546,35 +547,41 @@ def decode_latents(pipe: Any, latents: torch.Tensor, generators: list[torch.Gene
         pixels = torch.cat([pipe.vae.tiled_decode(one, return_dict=False)[0] for one in scaled.split(1)])
     else:
         pixels = pipe.vae.decode(scaled, return_dict=False, generator=generators)[0]
-    return to_pil(pipe, pixels)
+    return to_bytes(pipe, pixels)
 
 
-def to_pil(pipe: Any, pixels: torch.Tensor) -> list[Image.Image]:
-    """``pipe.image_processor.postprocess(pixels, output_type="pil")``, pixel for pixel, with the rounding to
-    bytes done where the pixels are: diffusers copies float32 images to the CPU and rounds them there, which
-    took 3.9 ms of a one-step SD-Turbo image on an H200 (``benchmarks/GPU.md``)."""
+def to_bytes(pipe: Any, pixels: torch.Tensor) -> torch.Tensor:
+    """The pixels of ``pipe.image_processor.postprocess(pixels, output_type="pil")`` as an (N, H, W, 3) uint8
+    tensor, rounded where the decoder ran: diffusers copies float32 images to the CPU and rounds them there
+    (3.9 ms of a one-step SD-Turbo image on an H200, ``benchmarks/GPU.md``), and the safety checker can start
+    on them there."""
     import torch
 
     unit = pipe.image_processor.postprocess(pixels, output_type="pt")
-    as_bytes = (unit.float() * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return [Image.fromarray(image) for image in as_bytes]
+    return (unit.float() * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def to_pil(decoded: torch.Tensor) -> list[Image.Image]:
+    """PIL images of :func:`to_bytes`' pixels."""
+    return [Image.fromarray(image) for image in decoded.cpu().numpy()]
 
 
 # ----------------------------------------------------------------------------------------------- safety
-def check_safety(bundle: Any, images: list[Image.Image]) -> list[bool]:
-    """Which images the safety checker flags (the same call as diffusers' ``run_safety_checker``)."""
-    model = bundle.model
-    clip_input = safety_inputs(bundle, images)
-    # The checker blanks flagged entries of ``images``; a list of views lets it do so without touching ours.
-    _, flags = model(images=[np.asarray(image) for image in images], clip_input=clip_input)
+def check_safety(bundle: Any, decoded: torch.Tensor) -> list[bool]:
+    """Which of the images (:func:`to_bytes`' pixels) the safety checker flags: diffusers'
+    ``run_safety_checker`` on the same pixels, without a trip through PIL."""
+    # The checker blanks flagged entries of ``images``: it gets a list of its own.
+    _, flags = bundle.model(images=list(decoded), clip_input=safety_inputs(bundle, decoded))
     return [bool(flag) for flag in flags]
 
 
-def safety_inputs(bundle: Any, images: list[Image.Image]) -> torch.Tensor:
-    """The checker's CLIP pixels, preprocessed where the checker runs when the processor can (transformers'
-    torchvision backend takes a ``device``; its PIL fallback works on the CPU): 3 ms on an H200's host CPU."""
+def safety_inputs(bundle: Any, decoded: torch.Tensor) -> torch.Tensor:
+    """The checker's CLIP pixels from :func:`to_bytes`' pixels, preprocessed where they are when the processor
+    can (transformers' torchvision backend takes a ``device``; its PIL fallback copies them to the CPU)."""
     model = bundle.model
-    return bundle.processor(images, return_tensors="pt", device=model.device).pixel_values.to(model.device, model.dtype)
+    channels_first = list(decoded.permute(0, 3, 1, 2))
+    pixels = bundle.processor(channels_first, return_tensors="pt", device=model.device).pixel_values
+    return pixels.to(model.device, model.dtype)
 
 
 def withheld_image(image: Image.Image) -> Image.Image:
@@ -657,7 +664,7 @@ def _previewer(taesd: Any, pipe: Any) -> Callable[[torch.Tensor], Image.Image]:
                 first, size=(max(1, round(height * scale)), max(1, round(width * scale))), mode="area"
             )
         pixels = taesd.decode(first.to(taesd.device, taesd.dtype), return_dict=False)[0]
-        return to_pil(pipe, pixels)[0]
+        return to_pil(to_bytes(pipe, pixels))[0]
 
     return preview
 
@@ -728,10 +735,10 @@ def generate(
                 preview=preview,
                 preview_interval_s=preview_interval_s,
             )
-            images = cache.run(lambda: _denoise_and_decode(pipe, resolved, seeds, watcher))
+            decoded = cache.run(lambda: _denoise_and_decode(pipe, resolved, seeds, watcher))
             total = pipe.num_timesteps
-        flagged = cache.run(lambda: check_safety(models[SAFETY_KEY], images)) if options.safety_checker else []
-    return _result(images, flagged, seeds, resolved, watcher, total, notices)
+        flagged = cache.run(lambda: check_safety(models[SAFETY_KEY], decoded)) if options.safety_checker else []
+    return _result(to_pil(decoded), flagged, seeds, resolved, watcher, total, notices)
 
 
 def _check_control_image(options: GenerationOptions) -> None:
@@ -759,7 +766,7 @@ def _resize_notice(options: GenerationOptions, resolved: GenerationOptions) -> t
 
 def _denoise_and_decode(
     pipe: Any, options: GenerationOptions, seeds: tuple[int, ...], watcher: _StepWatcher
-) -> list[Image.Image]:
+) -> torch.Tensor:
     import torch
 
     generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]

@@ -157,14 +157,14 @@ def test_large_images_are_decoded_in_tiles(tiny_cache: ModelCache) -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-def test_to_pil_gives_the_pixels_of_diffusers_postprocess(tiny_cache: ModelCache, dtype: torch.dtype) -> None:
+def test_to_bytes_gives_the_pixels_of_diffusers_postprocess(tiny_cache: ModelCache, dtype: torch.dtype) -> None:
     pipe = tiny_cache.get("sd15")
     decoded = torch.rand(2, 3, 24, 40, generator=torch.Generator().manual_seed(3)) * 2.4 - 1.2
     on_the_half = (torch.arange(256) + 0.5) / 255 * 2 - 1  # values that land on .5 before rounding
     decoded[0, 0, 0, :] = on_the_half[:40]
     decoded = decoded.to(dtype)
     expected = pipe.image_processor.postprocess(decoded, output_type="pil")
-    found = generation.to_pil(pipe, decoded)
+    found = generation.to_pil(generation.to_bytes(pipe, decoded))
     assert [np.array_equal(pixels(a), pixels(b)) for a, b in zip(found, expected, strict=True)] == [True, True]
 
 
@@ -228,6 +228,16 @@ def test_a_flagged_image_is_blurred_and_labelled_never_black(
     assert np.abs(shown.astype(int) - pixels(clean.images[0]).astype(int)).mean() > 5
     assert any("safety checker flagged 1 of 1" in notice for notice in flagged.notices)
     assert flagged.images[0].info[generation.PARAMETERS_CHUNK] == flagged.parameters[0]
+
+
+def test_safety_inputs_are_the_processors_pixels_of_the_pil_images(tiny_cache: ModelCache) -> None:
+    """What diffusers' ``run_safety_checker`` gives the checker: the processor's pixels of the PIL images."""
+    bundle = tiny_cache.get(generation.SAFETY_KEY)
+    decoded = torch.from_numpy(np.random.default_rng(5).integers(0, 256, (2, 40, 56, 3), dtype=np.uint8))
+    expected = bundle.processor(generation.to_pil(decoded), return_tensors="pt").pixel_values
+    assert torch.equal(generation.safety_inputs(bundle, decoded), expected)
+    _, expected_flags = bundle.model(images=[np.asarray(i) for i in generation.to_pil(decoded)], clip_input=expected)
+    assert generation.check_safety(bundle, decoded) == [bool(flag) for flag in expected_flags]
 
 
 def test_safety_checker_runs_on_turbo_and_can_be_turned_off_in_python(flagging_cache: ModelCache) -> None:
