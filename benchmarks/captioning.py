@@ -89,13 +89,14 @@ BLIP_BASE_SPECIAL_IDS = {
 
 def blip_base_bundle(device: torch.device, dtype: torch.dtype) -> ModelBundle:
     """BLIP-base with random weights and a stand-in tokenizer of the same vocabulary size and special ids."""
-    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipProcessor
-    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
 
     special_by_id = {index: token for token, index in BLIP_BASE_SPECIAL_IDS.items()}
     vocab = {special_by_id.get(index, f"w{index}"): index for index in range(BLIP_BASE_TEXT["vocab_size"])}
     tokenizer = BertTokenizer(vocab=vocab, bos_token="[DEC]", extra_special_tokens=["[ENC]"], model_max_length=512)
-    processor = BlipProcessor(BlipImageProcessorPil(size={"height": 384, "width": 384}), tokenizer)
+    # What loading the published processor gives: transformers' torchvision backend where torchvision is
+    # installed, else its PIL fallback.
+    processor = BlipProcessor(BlipImageProcessor(size={"height": 384, "width": 384}), tokenizer)
     config = BlipConfig(text_config=BLIP_BASE_TEXT, vision_config=BLIP_BASE_VISION, projection_dim=512)
     torch.manual_seed(0)
     with torch.device(device):

@@ -379,6 +379,7 @@ def measure_breakdown(run: Run, cache: ModelCache) -> None:
     latents = torch.randn(1, 4, latent, latent, device=run.device, dtype=cache.dtype)
     pixels = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)[0]
     images = pipe.image_processor.postprocess(pixels, output_type="pil")
+    decoded = generation.to_bytes(pipe, pixels)
     clip_input = checker.processor(images, return_tensors="pt").pixel_values.to(run.device, cache.dtype)
     parts = {
         "SD-Turbo text encoder (OpenCLIP ViT-H text, 77 tokens)": lambda: pipe.text_encoder(ids),
@@ -387,12 +388,14 @@ def measure_breakdown(run: Run, cache: ModelCache) -> None:
         "decoded pixels to PIL: diffusers postprocess (rounds on the CPU)": lambda: pipe.image_processor.postprocess(
             pixels, output_type="pil"
         ),
-        "decoded pixels to PIL: generation.to_pil (rounds on the GPU)": lambda: generation.to_pil(pipe, pixels),
-        "safety checker, all of it": lambda: generation.check_safety(checker, images),
-        "safety checker: preprocessing (CLIPImageProcessor, CPU)": lambda: checker.processor(
+        "decoded pixels to PIL: the app's to_bytes + to_pil (rounds on the GPU)": lambda: generation.to_pil(
+            generation.to_bytes(pipe, pixels)
+        ),
+        "safety checker, all of it (from the decoded pixels)": lambda: generation.check_safety(checker, decoded),
+        "safety checker: preprocessing of PIL images (as diffusers does)": lambda: checker.processor(
             images, return_tensors="pt"
         ).pixel_values.to(run.device, cache.dtype),
-        "safety checker: preprocessing on the checker's device": lambda: generation.safety_inputs(checker, images),
+        "safety checker: preprocessing of the decoded pixels": lambda: generation.safety_inputs(checker, decoded),
         "safety checker: model (CLIP ViT-L/14, concept scores)": lambda: checker.model(
             images=[np.asarray(image) for image in images], clip_input=clip_input
         ),
@@ -483,7 +486,7 @@ def measure_decoders(run: Run, cache: ModelCache) -> None:
     with torch.inference_mode():
         full_floor = floor_ms(run, lambda: pipe.vae.decode(latents(0)), {"VAE decoder": pipe.vae.decoder})
         tiny_floor = floor_ms(run, lambda: taesd.decode(latents(0)), {"TAESD": taesd})
-        full = run.median(lambda i: generation.decode_latents(pipe, latents(i), generators))
+        full = run.median(lambda i: generation.to_pil(generation.decode_latents(pipe, latents(i), generators)))
         tiny = run.median(lambda i: taesd.decode(latents(i), return_dict=False)[0].float().cpu())
     run.add(
         replace(full, section=section, name="VAE decode + postprocess (the app's final decode)", floor_ms=full_floor)
@@ -678,6 +681,9 @@ def main() -> None:
         default=DEFAULT_COMPILE,
         help="model:mode pairs to compile, in this order, while the budget lasts",
     )
+    parser.add_argument(
+        "--models", nargs="+", choices=("sd15", "sd-turbo"), default=("sd15", "sd-turbo"), help="generation part"
+    )
     parser.add_argument("--json", type=Path, help="write every row here as it is measured")
     parser.add_argument("--markdown", type=Path, help="write the final table here")
     args = parser.parse_args()
@@ -690,6 +696,8 @@ def main() -> None:
         best = {}
         if "generation" in args.parts:
             for model, steps in (("sd15", sizes.sd15_steps), *(("sd-turbo", s) for s in sizes.turbo_steps)):
+                if model not in args.models:
+                    continue
                 best[model, steps] = guarded(run, f"{model}, {steps} step(s)", measure_generation, cache, model, steps)
         for part, measure in PARTS.items():
             if part in args.parts:
