@@ -125,7 +125,8 @@ def _recorded(
     """``fn`` itself, or its CUDA graph for these shapes (recorded on first use, kept per model)."""
     if not enabled:
         return fn
-    key = (*key, examples[0].dtype, model.dtype)
+    # A graph replays fixed addresses: weights that were moved or cast since it was recorded need a new one.
+    key = (*key, examples[0].dtype, model.dtype, next(model.parameters()).data_ptr())
     recorded = _graphs.setdefault(model, OrderedDict())
     if key in recorded:
         recorded.move_to_end(key)
