@@ -16,17 +16,14 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from transformers import (
-    LogitsProcessorList,
-    MinNewTokensLengthLogitsProcessor,
-    NoRepeatNGramLogitsProcessor,
-    RepetitionPenaltyLogitsProcessor,
-)
 
 from fusion.cuda_graphs import CapturedCall
+
+if TYPE_CHECKING:
+    from transformers import LogitsProcessorList
 
 #: Padded lengths are rounded up to a multiple of this, so that prompts of similar length share one graph.
 LENGTH_STEP = 16
@@ -94,6 +91,13 @@ def _logits_processors(
     prompt_length: int, min_new_tokens: int, repetition_penalty: float, ngram: int, eos: int, device: torch.device
 ) -> LogitsProcessorList:
     """The processors ``generate`` builds for these options, in its order."""
+    from transformers import (  # imported on first use, like every model library (the app starts without them)
+        LogitsProcessorList,
+        MinNewTokensLengthLogitsProcessor,
+        NoRepeatNGramLogitsProcessor,
+        RepetitionPenaltyLogitsProcessor,
+    )
+
     processors = LogitsProcessorList()
     if min_new_tokens > 0:
         processors.append(MinNewTokensLengthLogitsProcessor(prompt_length, min_new_tokens, eos, device=device))
