@@ -39,8 +39,9 @@ class Acceleration:
     #: cuDNN times its convolution algorithms at each new shape and keeps the fastest
     #: (``torch.backends.cudnn.benchmark``, a process-wide switch): the first call at a new image size pays for it.
     cudnn_benchmark: bool = False
-    #: One of :data:`fusion.config.COMPILE_MODES`. Off by default: CUDA graphs make SD 1.5 3.2 times faster, but
-    #: each new image size or batch costs a compile of about 50 s on the request that meets it.
+    #: One of :data:`fusion.config.COMPILE_MODES`. Off by default: CUDA graphs make SD 1.5 2.7-3.2 times and
+    #: one-step SD-Turbo 2.7 times faster, but each new image size or batch costs a compile of 1-2 minutes on the
+    #: request that meets it.
     compile: str = "off"
 
 

@@ -67,7 +67,7 @@ class Settings:
     zero_gpu: bool = False
     #: How to ``torch.compile`` the diffusion UNet on CUDA (never on ZeroGPU, which does not allow it): off,
     #: regional (its transformer blocks), full, cudagraphs (full, with CUDA graphs), or cudagraphs-all (the text
-    #: encoder and the VAE decoder too).
+    #: encoder, the VAE decoder and the safety checker's vision tower too).
     compile_mode: str = "off"
     #: Greedy captions replay their decoding steps as CUDA graphs on a dedicated CUDA GPU (fusion/static_greedy.py).
     caption_graphs: bool = True
