@@ -9,7 +9,9 @@ values), keeps them in one shared :class:`fusion.cache.ModelCache`, and times:
   :mod:`fusion.acceleration` on and off, fp16 against bf16, live previews on and off, and ``torch.compile``
   (regional, full, CUDA graphs) on a fresh copy of the UNet, compile time reported apart;
 * guidance batched (one UNet call on a batch of two) against two calls, and the full VAE decode against TAESD;
-* a 20-token BLIP-base caption and a batch of 8 through :func:`fusion.captioning.caption`, fp16 and bf16;
+* where a one-step SD-Turbo image's time goes, each model call eager and replayed as a CUDA graph;
+* a 20-token BLIP-base caption and a batch of 8 through :func:`fusion.captioning.caption`, fp16 and bf16, through
+  ``generate`` and through the CUDA-graph greedy loop (:mod:`fusion.static_greedy`), with how often they agree;
 * one CLIP image embedding through the classification path and the bare model call;
 * cold loads through the app's own registry loaders (``from_pretrained`` of local safetensors folders written
   here), after asking the kernel to drop its page cache.
@@ -22,7 +24,11 @@ bandwidth, both measured at the start of the run; the larger of the two is the f
 ``--quick`` runs the same code on the tiny twins at small sizes (it is what CI runs, on the CPU, in seconds);
 its numbers prove the script works and say nothing about a GPU. Compilation and CUDA graphs run on CUDA only.
 
-    python benchmarks/gpu.py [--quick] [--device auto|cpu|cuda] [--budget-s S] [--json FILE] [--markdown FILE]
+Warm calls of the fastest eager and the compiled variants, and of a graphed caption, are also profiled
+(cProfile, host time by function) into the JSON's ``profiles``.
+
+    python benchmarks/gpu.py [--quick] [--device auto|cpu|cuda] [--budget-s S] [--parts PART ...]
+        [--models sd15 sd-turbo] [--compile MODEL:MODE ...] [--json FILE] [--markdown FILE]
 """
 
 from __future__ import annotations
