@@ -9,6 +9,7 @@ beams, ...).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,14 +20,16 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fusion import static_greedy
 from fusion.images import load as load_image
 from fusion.numbers import finite_number
-from fusion.static_greedy import greedy_caption_ids
 
 if TYPE_CHECKING:
     from fusion.cache import ModelCache
     from fusion.config import Settings
     from fusion.registry import ModelBundle
+
+log = logging.getLogger(__name__)
 
 ModelChoice = Literal["base", "large"]
 DecodingMode = Literal["greedy", "beam", "sampling"]
@@ -231,18 +234,22 @@ def uses_cuda_graphs(settings: Settings, device: torch.device, options: CaptionO
 
 
 def _generate(bundle: ModelBundle, inputs: Any, options: CaptionOptions, cuda_graphs: bool) -> torch.Tensor:
-    if not cuda_graphs:
-        return bundle.model.generate(**inputs, **generation_kwargs(options))
-    return greedy_caption_ids(
-        bundle.model,
-        inputs["pixel_values"],
-        inputs.get("input_ids"),
-        max_new_tokens=options.max_new_tokens,
-        min_new_tokens=options.min_new_tokens,
-        repetition_penalty=options.repetition_penalty,
-        no_repeat_ngram_size=options.no_repeat_ngram_size,
-        cuda_graphs=True,
-    )
+    """Token ids from the CUDA-graph loop where it applies and records, else from transformers' ``generate``."""
+    if cuda_graphs and static_greedy.can_record(bundle.model):
+        try:
+            return static_greedy.greedy_caption_ids(
+                bundle.model,
+                inputs["pixel_values"],
+                inputs.get("input_ids"),
+                max_new_tokens=options.max_new_tokens,
+                min_new_tokens=options.min_new_tokens,
+                repetition_penalty=options.repetition_penalty,
+                no_repeat_ngram_size=options.no_repeat_ngram_size,
+                cuda_graphs=True,
+            )
+        except static_greedy.RecordingError as error:
+            log.warning("Captions go through generate from now on: %s", error)
+    return bundle.model.generate(**inputs, **generation_kwargs(options))
 
 
 def caption(

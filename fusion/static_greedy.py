@@ -31,8 +31,19 @@ LENGTH_STEP = 16
 MAX_GRAPHS_PER_MODEL = 8
 
 _graphs: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[Any, ...], CapturedCall]] = weakref.WeakKeyDictionary()
+#: Models whose calls could not be recorded (a library whose forward syncs with the host, an old driver, ...).
+_unrecordable: weakref.WeakSet[Any] = weakref.WeakSet()
 #: One caption at a time per process may replay graphs: their buffers are shared by every call.
 _replay_lock = threading.Lock()
+
+
+class RecordingError(RuntimeError):
+    """A model's call could not be recorded as a CUDA graph; callers fall back to ``generate``."""
+
+
+def can_record(model: Any) -> bool:
+    """False once recording one of ``model``'s calls has failed: it is not tried again."""
+    return model not in _unrecordable
 
 
 def decoder_prompt(model: Any, input_ids: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor:
@@ -135,7 +146,11 @@ def _recorded(
     if key in recorded:
         recorded.move_to_end(key)
     else:
-        recorded[key] = CapturedCall(fn, *examples)
+        try:
+            recorded[key] = CapturedCall(fn, *examples)
+        except RuntimeError as error:
+            _unrecordable.add(model)
+            raise RecordingError(f"{type(model).__name__} could not be recorded as a CUDA graph: {error}") from error
         while len(recorded) > MAX_GRAPHS_PER_MODEL:
             recorded.popitem(last=False)
     return recorded[key]

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fusion import captioning
+from fusion import captioning, static_greedy
 from fusion.config import Settings
 from fusion.static_greedy import LENGTH_STEP, greedy_caption_ids
 
@@ -88,3 +88,25 @@ def test_only_plain_greedy_on_a_dedicated_cuda_gpu_uses_it() -> None:
     assert not captioning.uses_cuda_graphs(Settings(caption_graphs=False), torch.device("cuda"), greedy)
     for mode in ("beam", "sampling"):
         assert not captioning.uses_cuda_graphs(gpu, torch.device("cuda"), captioning.CaptionOptions(mode=mode))
+
+
+def test_a_model_that_cannot_be_recorded_falls_back_to_generate_once_and_for_all(
+    bundle: Any, pictures: list[Image.Image], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording needs CUDA, so on the CPU every recording fails, as it would with a forward that syncs."""
+    attempts = []
+
+    def failing_recording(fn: Any, *examples: torch.Tensor) -> None:
+        attempts.append(len(examples))
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(static_greedy, "CapturedCall", failing_recording)
+    model = copy.deepcopy(bundle.model)  # the shared twin must stay recordable for the other tests
+    fallback = type(bundle)(model=model, processor=bundle.processor)
+    options = captioning.CaptionOptions(max_new_tokens=9)
+    inputs = bundle.processor(images=pictures[:2], return_tensors="pt")
+    expected, _ = both(model, inputs, max_new_tokens=9)
+    for _ in range(2):
+        assert torch.equal(captioning._generate(fallback, inputs, options, cuda_graphs=True), expected)
+    assert attempts == [1]  # tried once, then never again for this model
+    assert not static_greedy.can_record(model) and static_greedy.can_record(bundle.model)
