@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from fusion import captioning, static_greedy
-from fusion.config import Settings
+from fusion.config import Settings, settings_from_env
 from fusion.static_greedy import LENGTH_STEP, greedy_caption_ids
 
 
@@ -88,6 +88,9 @@ def test_only_plain_greedy_on_a_dedicated_cuda_gpu_uses_it() -> None:
     assert not captioning.uses_cuda_graphs(Settings(caption_graphs=False), torch.device("cuda"), greedy)
     for mode in ("beam", "sampling"):
         assert not captioning.uses_cuda_graphs(gpu, torch.device("cuda"), captioning.CaptionOptions(mode=mode))
+    assert settings_from_env({}).caption_graphs and not settings_from_env({"FUSION_CAPTION_GRAPHS": "0"}).caption_graphs
+    with pytest.raises(ValueError, match="FUSION_CAPTION_GRAPHS must be 1"):
+        settings_from_env({"FUSION_CAPTION_GRAPHS": "yes please"})
 
 
 def test_a_model_that_cannot_be_recorded_falls_back_to_generate_once_and_for_all(
