@@ -46,8 +46,17 @@ CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 PHOTO = np.asarray(Image.open(ROOT / "assets" / "chelsea.png").convert("RGB"))
 #: Wider than the 2048 px an upload may be: decoding it gives a notice.
 WIDE = np.zeros((4, 2100, 3), dtype=np.uint8)
-#: Modules whose messages are read at start-up or on the command line, never by a browser or API user.
-NOT_SERVED = {"config.py", "ratelimit.py", "acceleration.py", "download.py", "evaluate.py", "__main__.py"}
+#: Modules whose messages are read at start-up, on the command line or in the server log (static_greedy's
+#: recording failures: captioning logs them and answers through ``generate``), never by a browser or API user.
+NOT_SERVED = {
+    "config.py",
+    "ratelimit.py",
+    "acceleration.py",
+    "download.py",
+    "evaluate.py",
+    "__main__.py",
+    "static_greedy.py",
+}
 NOT_SERVED_PACKAGES = {"batch", "tiny"}
 
 
