@@ -114,7 +114,8 @@ def current(pipe: Any) -> Acceleration | None:
 
 def _weights_device(model: Any) -> Any:
     """Where a model's weights are. diffusers' ``model.device`` first searches every submodule for offloading
-    hooks (1.3 ms for an SD UNet on the CI's CPU), which the cache never adds."""
+    hooks (6 ms of a warm SD-Turbo call under cProfile, ``benchmarks/results/gpu-h200-run3.json``), which the
+    cache never adds."""
     return next(model.parameters()).device
 
 

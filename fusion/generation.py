@@ -499,8 +499,8 @@ def build_pipeline(base: Any, options: GenerationOptions, controlnet: Any = None
 @functools.cache
 def _on_weights_device(pipeline_class: type) -> type:
     """``pipeline_class`` that runs where its UNet's weights are. On every call diffusers searches every submodule
-    of every component for offloading hooks to find that device (4.4 ms for SD-Turbo on the CI's CPU, half a
-    graphed UNet step on an H200); the cache never offloads."""
+    of every component for offloading hooks to find that device (10 ms of a warm SD-Turbo call under cProfile on
+    the H200's host, ``benchmarks/results/gpu-h200-run3.json``); the cache never offloads."""
     device = property(lambda pipe: next(pipe.unet.parameters()).device)
     return type(pipeline_class.__name__, (pipeline_class,), {"_execution_device": device})
 
