@@ -1,4 +1,4 @@
-"""The command line: ``python -m fusion download|evaluate ...``."""
+"""The command line: ``python -m fusion download|evaluate|batch|compile ...``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ COMMANDS = {
         "held-out accuracy of every classification head on an ImageFolder dataset",
     ),
     "batch": ("fusion.batch", "run panels' tasks over a folder, glob or Parquet file"),
+    "compile": ("fusion.precompile", "compile models ahead of time for this machine (AOTInductor packages)"),
 }
 
 
