@@ -75,6 +75,9 @@ TILED_DECODE_AREA = 768 * 768
 DEFAULT_STRENGTH = 0.6
 DEFAULT_DEADLINE_S = 300.0
 DEFAULT_SCHEDULER = "default"
+#: How the final latents become pixels: the pipeline's VAE, or TAESD, 18x fewer FLOPs, labelled as such and never
+#: chosen silently (its pixel difference is in benchmarks/results/cpu.md).
+DECODERS = {"vae": "Full quality (VAE)", "taesd": "Fast preview quality (TAESD)"}
 
 #: Scheduler name (as A1111 calls it) -> diffusers class and the config values that make it that sampler.
 SCHEDULERS: dict[str, tuple[str, Mapping[str, Any]]] = {
@@ -143,6 +146,8 @@ class GenerationOptions:
     #: Seconds of denoising after which the run is interrupted (``None``: no deadline).
     deadline_s: float | None = DEFAULT_DEADLINE_S
     safety_checker: bool = True
+    #: One of :data:`DECODERS`.
+    decoder: str = "vae"
 
 
 @dataclass(frozen=True)
@@ -379,6 +384,8 @@ def format_parameters(options: GenerationOptions, seed: int) -> str:
     }
     if options.init_image is not None:
         pairs["Denoising strength"] = f"{options.strength:g}"
+    if options.decoder != "vae":
+        pairs["Decoder"] = options.decoder
     lines = [options.prompt]
     if options.negative_prompt:
         lines.append(f"Negative prompt: {options.negative_prompt}")
@@ -419,6 +426,7 @@ def parse_parameters(text: str) -> dict[str, Any]:
         "Denoising strength": ("strength", float),
         "Sampler": ("scheduler", str),
         "Model": ("model", str),
+        "Decoder": ("decoder", str),
     }
     for key, (name, read) in readers.items():
         if key in pairs:
@@ -711,7 +719,9 @@ def generate(
     keys = [preset.key]
     if options.safety_checker:
         keys.append(SAFETY_KEY)
-    if on_step is not None:
+    if options.decoder not in DECODERS:
+        raise ValueError(f"Unknown decoder {options.decoder!r}; choose one of: {', '.join(DECODERS)}.")
+    if on_step is not None or options.decoder == "taesd":
         keys.append(PREVIEW_KEY)
     if options.control_image is not None:
         _check_control_image(options)
@@ -735,7 +745,8 @@ def generate(
                 preview=preview,
                 preview_interval_s=preview_interval_s,
             )
-            decoded = cache.run(lambda: _denoise_and_decode(pipe, resolved, seeds, watcher))
+            taesd = models[PREVIEW_KEY] if options.decoder == "taesd" else None
+            decoded = cache.run(lambda: _denoise_and_decode(pipe, resolved, seeds, watcher, taesd))
             total = pipe.num_timesteps
         flagged = cache.run(lambda: check_safety(models[SAFETY_KEY], decoded)) if options.safety_checker else []
     return _result(to_pil(decoded), flagged, seeds, resolved, watcher, total, notices)
@@ -765,7 +776,7 @@ def _resize_notice(options: GenerationOptions, resolved: GenerationOptions) -> t
 
 
 def _denoise_and_decode(
-    pipe: Any, options: GenerationOptions, seeds: tuple[int, ...], watcher: _StepWatcher
+    pipe: Any, options: GenerationOptions, seeds: tuple[int, ...], watcher: _StepWatcher, taesd: Any = None
 ) -> torch.Tensor:
     import torch
 
@@ -773,6 +784,8 @@ def _denoise_and_decode(
     watcher.start()
     with torch.no_grad():
         latents = pipe(**_pipeline_arguments(options, generators), callback_on_step_end=watcher).images
+        if taesd is not None:
+            return to_bytes(pipe, taesd.decode(latents.to(taesd.device, taesd.dtype), return_dict=False)[0])
         return decode_latents(pipe, latents, generators)
 
 
@@ -788,6 +801,8 @@ def _result(
     flags = tuple(flagged) or (False,) * len(images)
     if not options.safety_checker:
         notices += ("The safety checker was turned off for this run: the images are unchecked.",)
+    if options.decoder == "taesd":
+        notices += ("Decoded with TAESD: fast preview quality, with less fine detail than the full VAE.",)
     if any(flags):
         notices += (
             f"The safety checker flagged {sum(flags)} of {len(images)} image(s); they are shown blurred. "
