@@ -8,7 +8,11 @@ How: ``spaces``' own helpers capture a component's call (``aoti_capture``) and c
 program (``aoti_compile_and_save``). Their inductor settings keep the weights out of the package, so a package
 costs megabytes and, once loaded, borrows the module's own tensors (``load_constants(..., user_managed=True)``,
 as ``spaces``' ``aoti_patch`` does). Unlike ``spaces``' ``aoti_apply`` nothing is drained: the eager forward
-keeps its weights for the calls no package covers. Each package holds one call signature (static shapes); the
+keeps its weights for the calls no package covers.
+
+On the CPU a package can instead be *frozen* (inductor's ``freezing``: weights folded in and convolution weights
+prepacked for oneDNN), which borrowed weights rule out; it then holds its own copy of the weights, so its key
+also fingerprints their values. Each package holds one call signature (static shapes); the
 module's ``forward`` becomes a :class:`_Dispatcher` that runs the package matching the call and the eager forward
 otherwise, with a notice (:func:`collect_notices`) instead of compiling on a visitor's request.
 
@@ -57,15 +61,16 @@ META_FILE = "meta.json"
 PACKAGE_DIR = "package"
 PACKAGE_FILE = Path(PACKAGE_DIR) / "root" / "package.pt2"
 
-#: Model key -> the components worth compiling (attribute paths from the pipeline or the bundle's model). BLIP's
-#: text decoder is left out: ``generate`` feeds it a longer input at every token, so no static package fits.
+#: Model key -> the components worth compiling (attribute paths from the pipeline or the bundle's model). A BLIP
+#: captioner's text decoder has a package only where captions run the fixed-shape loop (:mod:`fusion.static_greedy`,
+#: dedicated CUDA GPUs): ``generate`` feeds it a longer input at every token, which no static package fits.
 COMPONENTS: dict[str, tuple[str, ...]] = {
     "sd15": ("text_encoder", "unet", "vae.decoder"),
     "sd-turbo": ("text_encoder", "unet", "vae.decoder"),
     "taesd": ("decoder",),
     "safety-checker": ("vision_model",),
-    "caption": ("vision_model",),
-    "caption-large": ("vision_model",),
+    "caption": ("vision_model", "text_decoder"),
+    "caption-large": ("vision_model", "text_decoder"),
     "vqa": ("vision_model",),
     "clip": ("vision_model",),
     "clip-large": ("vision_model",),
@@ -95,6 +100,10 @@ class PackageKey:
     accelerator: str
     torch: str
     libraries: str
+    #: Frozen packages embed the weights (CPU); the others borrow the module's.
+    frozen: bool = False
+    #: Fingerprint of the weight values a frozen package embeds ("" for borrowed weights, whose values do not matter).
+    values: str = ""
     format: int = FORMAT
 
     def digest(self) -> str:
@@ -123,6 +132,8 @@ _FIELD_NAMES = {
     "accelerator": "accelerator",
     "torch": "torch version",
     "libraries": "library versions",
+    "frozen": "frozen (weights inside the package)",
+    "values": "weight values",
     "format": "package format",
 }
 
@@ -139,7 +150,9 @@ class PackageInfo:
 
     @property
     def title(self) -> str:
-        return f"{self.key.model} {self.key.component} ({self.key.inputs}; {self.key.dtype}, {self.key.accelerator})"
+        frozen = ", frozen" if self.key.frozen else ""
+        key = self.key
+        return f"{key.model} {key.component} ({key.inputs}; {key.dtype}, {key.accelerator}{frozen})"
 
 
 @dataclass(frozen=True)
@@ -233,6 +246,16 @@ def weights_digest(module: torch.nn.Module) -> str:
     return hashlib.sha256(repr(layout).encode()).hexdigest()[:16]
 
 
+def values_digest(module: torch.nn.Module) -> str:
+    """A cheap fingerprint of the weight values a frozen package embeds: 256 evenly spaced values of each tensor."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(_tensors(module).items()):
+        flat = tensor.detach().reshape(-1)
+        sample = flat[:: max(1, flat.numel() // 256)].float().cpu()
+        digest.update(name.encode() + sample.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Parameters and every buffer, non-persistent ones too (``position_ids``): export lifts them all."""
     return {**dict(module.named_buffers()), **module.state_dict()}
@@ -244,14 +267,22 @@ def _source(model: Any) -> str:
 
 
 def package_key(
-    model_key: str, model: Any, component_path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    model_key: str,
+    model: Any,
+    component_path: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    frozen: bool = False,
 ) -> PackageKey:
     """The key of a package for this call of ``model``'s component (after :func:`normalise`)."""
     inputs, signature = call_signature(args, kwargs)
-    return _key(model_key, model, component_path, inputs, _digest(signature))
+    return _key(model_key, model, component_path, inputs, _digest(signature), frozen)
 
 
-def _key(model_key: str, model: Any, component_path: str, inputs: str, signature: str) -> PackageKey:
+def _key(
+    model_key: str, model: Any, component_path: str, inputs: str, signature: str, frozen: bool
+) -> PackageKey:
     module = component(model, component_path)
     parameter = next(module.parameters())
     source = _source(model)
@@ -265,6 +296,8 @@ def _key(model_key: str, model: Any, component_path: str, inputs: str, signature
         inputs=inputs,
         signature=signature,
         **environment(parameter.device),
+        frozen=frozen,
+        values=values_digest(module) if frozen else "",
     )
 
 
@@ -306,7 +339,7 @@ def spaces_aoti() -> types.ModuleType:
 def capture(module: torch.nn.Module, run: Callable[[], Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The arguments of the first call ``run()`` makes to ``module`` (``spaces.aoti_capture``: the call is
     stopped there, so whatever would follow it does not run)."""
-    with _eager(module), spaces_aoti().aoti_capture(module) as call:
+    with uncompiled(module), spaces_aoti().aoti_capture(module) as call:
         run()
     if not call.args and not call.kwargs:
         raise RuntimeError(f"{type(module).__name__} was not called, so there is nothing to compile.")
@@ -322,23 +355,34 @@ def compile_package(
     root: Path,
     *,
     inductor_configs: dict[str, Any] | None = None,
+    frozen: bool = False,
     rebuild: bool = False,
 ) -> PackageInfo:
     """Export the component's call, compile it with AOTInductor and save it under ``root``; a package with the
-    same key is reused unless ``rebuild``. The folder appears complete or not at all."""
+    same key is reused unless ``rebuild``. The folder appears complete or not at all.
+
+    Borrowed-weight packages are compiled and written by ``spaces.aoti_compile_and_save``; ``frozen`` ones (CPU)
+    by torch's ``aoti_compile_and_package`` with ``freezing``, in the same layout."""
     args, kwargs = normalise(component_path, args, kwargs)
-    key = package_key(model_key, model, component_path, args, kwargs)
+    key = package_key(model_key, model, component_path, args, kwargs, frozen=frozen)
     folder = _folder(root, key)
     if (folder / META_FILE).exists() and not rebuild:
         return read_package(folder)
     module = component(model, component_path)
     started = time.perf_counter()
-    with _eager(module), torch.no_grad():
+    with uncompiled(module), torch.no_grad():
         exported = torch.export.export(module, args, kwargs)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=folder.parent))
     try:
-        spaces_aoti().aoti_compile_and_save(staging / PACKAGE_DIR, exported, inductor_configs)
+        if frozen:
+            (staging / PACKAGE_FILE).parent.mkdir(parents=True)
+            configs = {"freezing": True, **(inductor_configs or {})}
+            torch._inductor.aoti_compile_and_package(
+                exported, package_path=str(staging / PACKAGE_FILE), inductor_configs=configs
+            )
+        else:
+            spaces_aoti().aoti_compile_and_save(staging / PACKAGE_DIR, exported, inductor_configs)
         seconds = time.perf_counter() - started
         meta = {"key": asdict(key), "compile_seconds": round(seconds, 1), "created": time.strftime("%Y-%m-%d %H:%M")}
         (staging / META_FILE).write_text(json.dumps(meta, indent=1))
@@ -356,8 +400,9 @@ def _folder(root: Path, key: PackageKey) -> Path:
 
 
 @contextmanager
-def _eager(module: torch.nn.Module) -> Iterator[None]:
-    """The module's own forward for the block (export and capture must see it, not a dispatcher)."""
+def uncompiled(module: torch.nn.Module) -> Iterator[None]:
+    """The module's own forward for the block (export and capture must see it, not a dispatcher; benchmarks time
+    it)."""
     dispatcher = module.__dict__.get("forward")
     if not isinstance(dispatcher, _Dispatcher):
         yield
@@ -426,9 +471,10 @@ def load_package(
     info = read_package(folder)
     built = info.key
     if call is None:
-        current = _key(model_key, model, built.component, built.inputs, built.signature)
+        current = _key(model_key, model, built.component, built.inputs, built.signature, built.frozen)
     else:
-        current = package_key(model_key, model, built.component, *normalise(built.component, *call))
+        args, kwargs = normalise(built.component, *call)
+        current = package_key(model_key, model, built.component, args, kwargs, frozen=built.frozen)
     reasons = built.differences(current)
     if reasons:
         raise StalePackage(f"{info.title} does not fit: " + "; ".join(reasons))
@@ -465,7 +511,7 @@ class _Package:
                 self._runner = torch._inductor.aoti_load_package(str(self.info.folder / PACKAGE_FILE))
                 self.load_seconds = time.perf_counter() - started
                 self._pid, self._weights = os.getpid(), None
-            if self._weights != weights:
+            if self._weights != weights and not self.info.key.frozen:
                 tensors = _tensors(self._module)
                 wanted = self._runner.get_constant_fqns()
                 missing = [name for name in wanted if name not in tensors]
@@ -480,7 +526,8 @@ class _Package:
         """``runner(*args, **kwargs)``, replayed from a CUDA graph where :attr:`graphs` asks for it."""
         leaves, spec = pytree.tree_flatten((args, kwargs))
         tensors = [leaf for leaf in leaves if isinstance(leaf, torch.Tensor)]
-        if not (self.graphs and tensors and tensors[0].is_cuda):
+        # Inside a graph being recorded (fusion.static_greedy's caption loop) the call is simply recorded there.
+        if not (self.graphs and tensors and tensors[0].is_cuda) or torch.cuda.is_current_stream_capturing():
             return runner(*args, **kwargs)
         with self._lock:  # one replay at a time: the graph's input and output buffers are shared
             if self._graph is None or self._graph[1] != self._weights:
@@ -553,6 +600,7 @@ class _Dispatcher:
         return self.eager(*args, **kwargs)
 
     def _notice(self, inputs: str) -> None:
+        """One notice per component and block (``generate`` calls a BLIP decoder at a new length every token)."""
         text = (
             f"The {self.model_key} {self.component_path} has no precompiled package for this size ({inputs}), "
             "so it ran uncompiled (slower)."
@@ -561,7 +609,8 @@ class _Dispatcher:
             self._warned.add(inputs)
             log.info("%s Build one with `python -m fusion compile`.", text)
         seen = _notices.get()
-        if seen is not None and text not in seen:
+        prefix = f"The {self.model_key} {self.component_path} "
+        if seen is not None and not any(notice.startswith(prefix) for notice in seen):
             seen.append(text)
 
 
@@ -588,13 +637,16 @@ def apply_packages(model_key: str, model: Any, settings: Settings, *, graphs: bo
         for info in list_packages(settings.compiled_dir):
             if (info.key.model, info.key.component) != (model_key, component_path):
                 continue
-            try:
-                package = load_package(info.folder, model_key, model, graphs=graphs)
-            except StalePackage as error:
-                refused.append((info, str(error)))
-                continue
             module = component(model, component_path)
-            dispatcher(module, component_path, model_key).packages[info.key.signature] = package
+            found = module.__dict__.get("forward")
+            same = found.packages.get(info.key.signature) if isinstance(found, _Dispatcher) else None
+            if same is None or same.info.folder != info.folder or same.graphs != graphs:  # else attached already
+                try:
+                    package = load_package(info.folder, model_key, model, graphs=graphs)
+                except StalePackage as error:
+                    refused.append((info, str(error)))
+                    continue
+                dispatcher(module, component_path, model_key).packages[info.key.signature] = package
             applied.append(info)
     report = ApplyReport(model_key, tuple(applied), tuple(refused))
     for line in report.lines():

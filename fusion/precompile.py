@@ -105,8 +105,13 @@ def _tasks(cache: ModelCache, model_key: str, size: Size) -> Iterator[tuple[str,
             yield model_key, path, run
     elif model_key in captioning.CAPTION_MODEL_KEYS.values():
         model = next(name for name, key in captioning.CAPTION_MODEL_KEYS.items() if key == model_key)
-        options = captioning.CaptionOptions(model=model, max_new_tokens=2, batch_size=size.batch)  # type: ignore[arg-type]
-        yield model_key, "vision_model", lambda: captioning.caption(pictures, options, cache=cache)
+        options = captioning.CaptionOptions(model=model, batch_size=size.batch)  # type: ignore[arg-type]
+        caption = lambda: captioning.caption(pictures, options, cache=cache)  # noqa: E731
+        yield model_key, "vision_model", caption
+        with cache.use(model_key) as bundle:
+            fixed_shapes = captioning.uses_cuda_graphs(cache.settings, bundle.model.device, options)
+        if fixed_shapes:  # the decoder's shape is fixed only in the CUDA-graph loop (default caption length)
+            yield model_key, "text_decoder", caption
     elif model_key == captioning.VQA_MODEL_KEY:
         yield model_key, "vision_model", lambda: captioning.answer(pictures[0], "what is it?", cache=cache)
     elif model_key in {"clip", "clip-large"}:
@@ -139,11 +144,14 @@ def build(
     batch: int = 1,
     *,
     components: tuple[str, ...] = (),
+    frozen: bool | None = None,
     rebuild: bool = False,
 ) -> list[Built]:
     """Capture, compile and save a package for each component of each model (only ``components`` where given) at
-    each size. Failures are reported, not raised."""
+    each size; ``frozen`` packages (:mod:`fusion.compiled`) by default on the CPU only. Failures are reported, not
+    raised."""
     settings = cache.settings
+    frozen = cache.device.type == "cpu" if frozen is None else frozen
     outcomes = []
     for model_key in models:
         for size in sizes_for(cache, model_key, images, batch):
@@ -155,7 +163,7 @@ def build(
                 try:
                     args, kwargs = compiled.capture(compiled.component(model, path), run)
                     info = compiled.compile_package(
-                        key, model, path, args, kwargs, settings.compiled_dir, rebuild=rebuild
+                        key, model, path, args, kwargs, settings.compiled_dir, frozen=frozen, rebuild=rebuild
                     )
                     outcomes.append(Built(key, path, size, info))
                 except Exception as error:  # one component that will not export must not stop the others
@@ -182,14 +190,21 @@ def apply_all(cache: ModelCache) -> list[compiled.ApplyReport]:
     return reports
 
 
+#: The cache the start-up build works on. On ZeroGPU the GPU call's arguments are pickled and a cache is not
+#: picklable; the forked worker inherits this module's state instead.
+_startup: dict[str, ModelCache] = {}
+
+
 def _build_in_gpu_call(
-    models: tuple[str, ...], images: tuple[tuple[int, int], ...], components: tuple[str, ...]
+    models: tuple[str, ...], images: tuple[tuple[int, int], ...], components: tuple[str, ...], frozen: bool | None
 ) -> list[Built]:
     """The part that needs the GPU. On ZeroGPU it runs in a forked worker: its arguments and result are pickled
-    (plain values only), it reaches the models through the process's cache, and it leaves its packages on disk."""
-    from fusion.cache import get_cache
-
-    return build(get_cache(), models, images, components=components)
+    (plain values only) and it leaves its packages on disk for the main process to attach. It attaches them here
+    too: ZeroGPU may hand later calls to this same worker, forked before the main process attached anything."""
+    cache = _startup["cache"]
+    built = build(cache, models, images, components=components, frozen=frozen)
+    apply_all(cache)
+    return built
 
 
 #: The build wrapped in one ``spaces.GPU`` call on ZeroGPU (the identity elsewhere), decorated at import time as
@@ -202,10 +217,11 @@ def zero_gpu_startup(
     models: tuple[str, ...] = (),
     images: tuple[tuple[int, int], ...] = (),
     components: tuple[str, ...] = (),
+    frozen: bool | None = None,
 ) -> tuple[list[Built], list[compiled.ApplyReport]]:
-    """Start-up: with ``FUSION_AOT=build``, compile the missing packages inside one GPU call; then attach every
-    package that fits to the resident models. ``cache`` must be the process's own cache on ZeroGPU (the GPU call
-    reaches it through :func:`fusion.cache.get_cache`)."""
+    """Start-up: with ``FUSION_AOT=build``, compile the missing packages inside one GPU call (of the given models,
+    default: the resident ones among :data:`DEFAULT_MODELS`); then attach every package that fits to the resident
+    models."""
     settings = cache.settings
     if settings.aot == "off":
         return [], []
@@ -214,7 +230,8 @@ def zero_gpu_startup(
         resident = {stats.key for stats in cache.stats().models if stats.resident}
         wanted = models or tuple(key for key in DEFAULT_MODELS if key in resident)
         started = time.perf_counter()
-        built = build_in_gpu_call(wanted, images, components)
+        _startup["cache"] = cache
+        built = build_in_gpu_call(wanted, images, components, frozen)
         log.info("Start-up compile: %d package(s) in %.0f s", len(built), time.perf_counter() - started)
     return built, apply_all(cache)
 
@@ -238,9 +255,9 @@ def main(argv: list[str]) -> int:
         print("\n".join(describe(settings)) or f"No packages in {settings.compiled_dir}.")
         return 0
     images = tuple((size.width, size.height) for size in map(Size.parse, args.sizes or ()))
-    outcomes = build(
-        get_cache(), tuple(args.models), images, args.batch, components=tuple(args.components), rebuild=args.rebuild
-    )
+    frozen = {"auto": None, "yes": True, "no": False}[args.frozen]
+    options = {"components": tuple(args.components), "frozen": frozen, "rebuild": args.rebuild}
+    outcomes = build(get_cache(), tuple(args.models), images, args.batch, **options)
     for outcome in outcomes:
         print(outcome.line())
     print(f"Packages are in {settings.compiled_dir} (FUSION_COMPILED_DIR).")
@@ -265,6 +282,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=1, help="images per call (default 1)")
     parser.add_argument(
         "--components", nargs="+", default=[], metavar="PATH", help="only these components (e.g. unet vae.decoder)"
+    )
+    parser.add_argument(
+        "--frozen",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="weights folded into the package (auto: on the CPU, where it lets oneDNN prepack them)",
     )
     parser.add_argument("--rebuild", action="store_true", help="compile again even where a package exists")
     parser.add_argument("--list", action="store_true", help="list the packages on disk and exit")

@@ -59,20 +59,13 @@ def eager(tiny_dir: Path, compiled_dir: Path) -> ModelCache:
 
 
 @pytest.fixture(scope="module")
-def startup(tiny_dir: Path, compiled_dir: Path, monkeypatch_module: pytest.MonkeyPatch):
+def startup(tiny_dir: Path, compiled_dir: Path):
     """The ZeroGPU start-up path on a cache of its own (``FUSION_AOT=build``), building the UNet alone."""
     cache = ModelCache(_settings(tiny_dir, compiled_dir, aot="build"))
     cache.preload(("sd-turbo",))
-    # On ZeroGPU the GPU call runs in a forked worker and reaches the process's cache through get_cache().
-    monkeypatch_module.setattr("fusion.cache.get_cache", lambda: cache)
-    built, reports = precompile.zero_gpu_startup(cache, ("sd-turbo",), ((SIDE, SIDE),), ("unet",))
+    # ZeroGPU builds packages that borrow the model's weights, with spaces' helpers (frozen ones are for the CPU).
+    built, reports = precompile.zero_gpu_startup(cache, ("sd-turbo",), ((SIDE, SIDE),), ("unet",), frozen=False)
     return cache, built, reports
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 def test_startup_builds_with_spaces_helpers_and_attaches_the_package(startup, eager: ModelCache) -> None:
@@ -80,6 +73,7 @@ def test_startup_builds_with_spaces_helpers_and_attaches_the_package(startup, ea
     assert [outcome.line().split(":")[0] for outcome in built] == [f"sd-turbo unet ({SIDE}x{SIDE}, batch 1)"]
     info = built[0].package
     assert info is not None and (info.folder / compiled.PACKAGE_FILE).is_file()  # spaces' aoti_compile_and_save
+    assert not info.key.frozen and info.key.values == ""
     assert info.key.inputs == f"1x4x8x8 float32 cpu, () float32 cpu, 1x77x{32} float32 cpu"
     assert 0 < info.bytes < 50e6
     # What ZeroGPU pickles: the GPU call's arguments and its result.
@@ -200,3 +194,24 @@ def test_the_list_names_model_shapes_and_size(startup) -> None:
     info = built[0].package
     assert line.startswith(f"sd-turbo unet ({info.key.inputs}; float32, CPU ")
     assert f"{info.bytes / 1e6:.1f} MB" in line and line.endswith("ready")
+
+
+def test_a_frozen_cpu_package_holds_its_weights_and_knows_their_values(tiny_dir: Path, tmp_path: Path) -> None:
+    """The CPU's packages: weights folded in (oneDNN prepacks them), so changed weights make the package stale."""
+    settings = _settings(tiny_dir, tmp_path / "compiled")
+    cache = ModelCache(settings)
+    taesd = cache.get("taesd")
+    latents = torch.randn(1, 4, 8, 8)
+    call = compiled.capture(taesd.decoder, lambda: taesd.decode(latents))
+    info = compiled.compile_package("taesd", taesd, "decoder", *call, settings.compiled_dir, frozen=True)
+    assert info.key.frozen and info.key.values and info.title.endswith(", frozen)")
+    package = compiled.load_package(info.folder, "taesd", taesd)
+    with torch.no_grad():
+        expected = taesd.decoder(*call[0], **call[1])
+        found = package.runner()(*call[0], **call[1])
+    assert torch.allclose(found, expected, atol=1e-4)
+
+    with torch.no_grad():
+        next(taesd.decoder.parameters()).mul_(2)
+    with pytest.raises(compiled.StalePackage, match="weight values: built for"):
+        compiled.load_package(info.folder, "taesd", taesd)
