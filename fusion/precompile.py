@@ -77,7 +77,9 @@ class Built:
         if self.package is None:
             return f"{where}: FAILED ({self.error})"
         info = self.package
-        return f"{where}: {info.key.inputs}, {info.bytes / 1e6:.1f} MB, compiled in {info.compile_seconds:.0f} s"
+        frozen = ", frozen" if info.key.frozen else ""
+        size = f"{info.bytes / 1e6:.1f} MB, compiled in {info.compile_seconds:.0f} s"
+        return f"{where}: {info.key.inputs}{frozen}, {size}"
 
 
 def _picture(seed: int = 0) -> np.ndarray:
