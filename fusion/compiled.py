@@ -11,10 +11,12 @@ as ``spaces``' ``aoti_patch`` does). Unlike ``spaces``' ``aoti_apply`` nothing i
 keeps its weights for the calls no package covers.
 
 On the CPU a package can instead be *frozen* (inductor's ``freezing``: weights folded in and convolution weights
-prepacked for oneDNN), which borrowed weights rule out; it then holds its own copy of the weights, so its key
-also fingerprints their values. Each package holds one call signature (static shapes); the
-module's ``forward`` becomes a :class:`_Dispatcher` that runs the package matching the call and the eager forward
-otherwise, with a notice (:func:`collect_notices`) instead of compiling on a visitor's request.
+prepacked for oneDNN), which borrowed weights rule out; it then holds its own copy of the weights (memory and
+disk the size of the component's weights), so its key also fingerprints their values.
+
+Each package holds one call signature (static shapes). The module's ``forward`` becomes a :class:`_Dispatcher`
+that runs the package matching the call and the eager forward otherwise, with a notice (:func:`collect_notices`)
+instead of compiling on a visitor's request.
 
 A package is keyed by everything that invalidates it (:class:`PackageKey`): the model's source and revision, the
 component's weight layout and dtype, the call's shapes, the device and accelerator (GPU name and capability, or
