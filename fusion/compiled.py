@@ -31,6 +31,7 @@ import importlib
 import json
 import logging
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -211,16 +212,33 @@ def environment(device: torch.device) -> dict[str, str]:
 
 
 def accelerator(device: torch.device) -> str:
-    """What generated code is specific to: the GPU and its compute capability, or the CPU's vector instructions
-    (inductor compiles CPU kernels for the best instruction set it finds, e.g. AVX-512)."""
+    """What generated code is specific to: the GPU and its compute capability, or the CPU model and the vector
+    instructions inductor compiles for (a frozen package's weights are also laid out for the oneDNN kernels that
+    the CPU's bfloat16 and AMX instructions select)."""
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
         return f"{torch.cuda.get_device_name(device)} (sm {major}.{minor}, CUDA {torch.version.cuda})"
     if device.type == "cpu":
         from torch._inductor.cpu_vec_isa import pick_vec_isa
 
-        return f"CPU {pick_vec_isa() or 'without vector instructions'}"
+        extras = [name for name, found in _CPU_EXTRAS.items() if found()]
+        features = ", ".join([str(pick_vec_isa() or "no vector instructions"), *extras])
+        return f"CPU {_cpu_model()} ({features})"
     return device.type
+
+
+_CPU_EXTRAS = {"avx512_bf16": torch.cpu._is_avx512_bf16_supported, "amx": torch.cpu._is_amx_tile_supported}
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), or the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.machine()
 
 
 def source_revision(source: str) -> str:

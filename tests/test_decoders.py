@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -13,7 +16,7 @@ OPTIONS = GenerationOptions(prompt="a red house by a lake", model="sd-turbo", se
 
 def test_taesd_decode_is_labelled_checked_and_different(tiny_cache) -> None:
     full = generation.generate(OPTIONS, cache=tiny_cache)
-    fast = generation.generate(GenerationOptions(**{**OPTIONS.__dict__, "decoder": "taesd"}), cache=tiny_cache)
+    fast = generation.generate(replace(OPTIONS, decoder="taesd"), cache=tiny_cache)
     assert generation.DECODERS["taesd"] == "Fast preview quality (TAESD)"
     assert "Decoded with TAESD: fast preview quality, with less fine detail than the full VAE." in fast.notices
     assert not any("TAESD" in notice for notice in full.notices)
@@ -25,5 +28,5 @@ def test_taesd_decode_is_labelled_checked_and_different(tiny_cache) -> None:
 
 
 def test_an_unknown_decoder_is_refused(tiny_cache) -> None:
-    with pytest.raises(ValueError, match="Unknown decoder 'fast'; choose one of: vae, taesd."):
-        generation.generate(GenerationOptions(**{**OPTIONS.__dict__, "decoder": "fast"}), cache=tiny_cache)
+    with pytest.raises(ValueError, match=re.escape("Unknown decoder 'fast'; choose one of: vae, taesd.")):
+        generation.generate(replace(OPTIONS, decoder="fast"), cache=tiny_cache)
