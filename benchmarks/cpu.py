@@ -18,8 +18,12 @@ decoders here, so its quality cost cannot be measured without the real weights.
 AoT rows use packages from :mod:`fusion.precompile` (built on the first run into ``--compiled-dir``, compile
 time reported apart).
 
+``--waiting`` times instead how torch's OpenMP threads wait: a bfloat16 BLIP-base caption in fresh processes with
+two threads as they come (GNU OpenMP spins while it waits), two threads with ``OMP_WAIT_POLICY=PASSIVE`` (which
+OpenMP reads once, when torch loads it), and one thread, in turn.
+
     python benchmarks/cpu.py [--sections sd-turbo caption clip] [--rounds N] [--compiled-dir DIR] [--no-aot]
-                             [--out FILE]
+                             [--waiting] [--out FILE]
 """
 
 from __future__ import annotations
@@ -282,6 +286,62 @@ def table(section: Section) -> list[str]:
     return [*lines, "", *section.notes, ""] if section.notes else [*lines, ""]
 
 
+WAITING = {
+    "2 threads, OpenMP default (spinning)": ({}, None),
+    "2 threads, OMP_WAIT_POLICY=PASSIVE": ({"OMP_WAIT_POLICY": "PASSIVE"}, None),
+    "1 thread": ({}, 1),
+}
+
+
+def waiting(rounds: int) -> list[str]:
+    """Each OpenMP setting in a fresh process, in turn, ``rounds`` times; a child prints its caption timings."""
+    import json
+    import subprocess
+
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in WAITING}
+    for _ in range(rounds):
+        for name, (env, threads) in WAITING.items():
+            command = [sys.executable, __file__, "--caption-child", *(["--threads", str(threads)] if threads else [])]
+            done = subprocess.run(command, env=os.environ | env, capture_output=True, text=True, check=True)
+            results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(name, results[name][-1], flush=True)
+    lines = [
+        "### How OpenMP threads wait: BLIP-base caption, 20 tokens, bfloat16",
+        "",
+        "Medians over processes of each process's median of 5 captions (after one untimed); load average of the "
+        "machine when each process ended, as it varied.",
+        "",
+        "| setting | wall time | CPU time | load averages |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for name, found in results.items():
+        wall = statistics.median(result["wall_s"] for result in found)
+        cpu = statistics.median(result["cpu_s"] for result in found)
+        loads = ", ".join(f"{result['load']:.1f}" for result in found)
+        lines.append(f"| {name} | {wall:.2f} s | {cpu:.2f} s | {loads} |")
+    return [*lines, ""]
+
+
+def caption_child(threads: int | None) -> None:
+    """One process of :func:`waiting`: a bfloat16 BLIP-base caption, one untimed and five timed."""
+    import json
+
+    if threads:
+        torch.set_num_threads(threads)
+    cache = make_cache("bfloat16", Path(tempfile.gettempdir()), aot=False, tiny_dir=None)
+    picture = np.random.default_rng(3).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    options = CaptionOptions(min_new_tokens=20, max_new_tokens=20)
+    captioning.caption([picture], options, cache=cache)
+    walls, cpus = [], []
+    for _ in range(5):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        captioning.caption([picture], options, cache=cache)
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu_started)
+    result = {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus), "load": os.getloadavg()[0]}
+    print(json.dumps(result))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
@@ -289,9 +349,19 @@ def main() -> None:
     parser.add_argument("--compiled-dir", type=Path, help="where AoT packages are built and reused (default: temp)")
     parser.add_argument("--no-aot", action="store_true", help="skip the AoT package rows (no compiling)")
     parser.add_argument("--tiny", action="store_true", help="smoke run on the tiny twins at 64² (numbers mean nothing)")
+    parser.add_argument("--waiting", action="store_true", help="time how OpenMP threads wait (BLIP caption)")
+    parser.add_argument("--caption-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     torch.set_grad_enabled(False)
+    if args.caption_child:
+        return caption_child(args.threads)
+    if args.waiting:
+        text = "\n".join(waiting(args.rounds))
+        print(text)
+        title = f"OpenMP waiting, CPU ({os.cpu_count()} cores)"
+        return write_section(args.out, title, f"## {title}\n\n{text}\n", heading="CPU tier benchmark (issue 19)")
     aot = not args.no_aot
     lines = [
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores "
