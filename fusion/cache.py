@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import torch
 
 from fusion.config import DEFAULT_MODEL_IDS, Settings, get_settings
+from fusion.errors import ModelLoadError, new_error_id
 from fusion.registry import REGISTRY, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,6 @@ _LIBRARY_LOCK = threading.Lock()
 GET_WEIGHTS_ADVICE = (
     "Run `python -m fusion download` while online, or set FUSION_MODELS=tiny for random-weight smoke runs."
 )
-
-
-class ModelLoadError(RuntimeError):
-    """A model could not be loaded or run; the message names it and says what to do."""
 
 
 @dataclass
@@ -374,10 +371,12 @@ class ModelCache:
             try:
                 ensure_tiny(spec, Path(source))
             except Exception as error:
+                error_id = new_error_id()
+                log.exception("Could not build the tiny stand-in for %s in %s [error %s]", spec.key, source, error_id)
                 raise ModelLoadError(
-                    f"Could not build the tiny stand-in for {spec.title} in {source!r} "
-                    f"({type(error).__name__}: {error}). This is a bug in fusion's tiny builders; unset "
-                    "FUSION_MODELS to use the real models."
+                    f"{spec.title} is not available: its tiny stand-in could not be built (error {error_id}; the "
+                    "server log has the details).",
+                    error_id=error_id,
                 ) from error
         started = time.perf_counter()
         try:
@@ -385,8 +384,14 @@ class ModelCache:
         except ModelLoadError:
             raise
         except Exception as error:
-            tiny = self.settings.models == "tiny"
-            raise ModelLoadError(_load_error_message(spec, source, error, tiny=tiny)) from error
+            cause, detail = _load_failure(spec, source, error, tiny=self.settings.models == "tiny")
+            error_id = new_error_id()
+            log.error("%s [error %s]", detail, error_id)
+            raise ModelLoadError(
+                f"{spec.title} is not available: {cause}. The server's owner can fix it (`python -m fusion download` "
+                f"fetches the default models). (error {error_id})",
+                error_id=error_id,
+            ) from error
         return model, time.perf_counter() - started
 
     def _load_with_retry(self, spec: ModelSpec, source: str) -> Any:
@@ -402,9 +407,15 @@ class ModelCache:
         except Exception as error:
             if not _is_oom(error):
                 raise
+            log.error(
+                "Not enough %s memory to load %s after freeing every model not in use: lower FUSION_MEMORY_BUDGET, "
+                "unpin models, or use a bigger machine.",
+                self._memory_name(),
+                spec.key,
+            )
             raise ModelLoadError(
-                f"Not enough {self._memory_name()} memory to load {spec.title}, even after freeing every "
-                "model not in use. Lower FUSION_MEMORY_BUDGET, unpin models, or use a bigger machine."
+                f"Not enough {self._memory_name()} memory to load {spec.title}, even after freeing every model not "
+                "in use. Try again when fewer requests are running."
             ) from error
 
     def _make_room(self, incoming: int, *, exclude: str) -> None:
@@ -460,36 +471,39 @@ def _looks_like_path(source: str) -> bool:
     return Path(source).is_absolute() or source.startswith(("./", "../", "~")) or source.count("/") > 1
 
 
-def _load_error_message(spec: ModelSpec, source: str, error: Exception, *, tiny: bool = False) -> str:
-    """Name the model and tell the user what to do, by the kind of failure."""
+def _load_failure(spec: ModelSpec, source: str, error: Exception, *, tiny: bool = False) -> tuple[str, str]:
+    """What went wrong, by the kind of failure: the cause a user is told (no paths, variables or exception text,
+    which name the server's insides) and the owner's message, for the log."""
     from huggingface_hub import is_offline_mode
 
     text = f"{type(error).__name__}: {error}"
     lowered = text.lower()
     variable = _model_variable(spec.key)
     if tiny:
-        advice = f"its tiny stand-in is unreadable: delete the folder {source!r} so that it is rebuilt."
+        cause = "its tiny stand-in on this server is unreadable"
+        advice = f"delete the folder {source!r} so that it is rebuilt."
     elif "Gated" in type(error).__name__ or "gated" in lowered or "401" in text:
-        advice = "the repository is gated or private: accept its licence on the Hub and set HF_TOKEN."
+        cause = "its repository on the Hub is gated or private"
+        advice = "accept its licence on the Hub and set HF_TOKEN."
     elif Path(source).expanduser().is_dir():
-        advice = (
-            f"the folder is not a complete `save_pretrained` copy of the model; point {variable} at one. "
-            + GET_WEIGHTS_ADVICE
-        )
+        cause = "its weights on this server are incomplete"
+        advice = f"the folder is not a complete `save_pretrained` copy of the model; point {variable} at one."
     elif _looks_like_path(source):
+        cause = "its weights are not on this server"
         advice = f"there is no such folder; fix {variable}. " + GET_WEIGHTS_ADVICE
     elif "RepositoryNotFound" in type(error).__name__ or "404" in text:
+        cause = "its repository was not found on the Hub"
         advice = f"there is no model {source!r} on the Hub: check {variable}."
     elif isinstance(error, OSError) and error.errno == 28:
-        advice = "the disk is full: free space or point HF_HOME at a larger disk."
+        cause = "the server's disk is full"
+        advice = "free space or point HF_HOME at a larger disk."
     elif is_offline_mode() or "offline" in lowered or "connect" in lowered:
-        advice = (
-            "the weights are not in the local Hugging Face cache and the Hub cannot be reached. "
-            + GET_WEIGHTS_ADVICE
-        )
+        cause = "its weights are not on this server and the Hub cannot be reached"
+        advice = "the weights are not in the local Hugging Face cache. " + GET_WEIGHTS_ADVICE
     else:
-        advice = "see the server log for details. " + GET_WEIGHTS_ADVICE
-    return f"Could not load {spec.title} from {source!r}: {advice} ({text[:300]})"
+        cause = "loading it failed"
+        advice = GET_WEIGHTS_ADVICE
+    return cause, f"Could not load {spec.title} from {source!r}: {advice} ({text})"
 
 
 @memoise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -469,31 +470,40 @@ def hub_cache(model_ids: dict[str, str]) -> ModelCache:
     return ModelCache(settings)
 
 
-def test_an_incomplete_local_folder_is_a_clear_error(tmp_path: Path) -> None:
-    cache = hub_cache({"caption": str(tmp_path)})
-    with pytest.raises(ModelLoadError) as caught:
-        cache.get("caption")
-    message = str(caught.value)
-    assert "BLIP captioning (base)" in message and str(tmp_path) in message
-    assert "FUSION_CAPTION_MODEL" in message
-    assert "python -m fusion download" in message and "FUSION_MODELS=tiny" in message
+def _failure(cache: ModelCache, key: str, caplog: pytest.LogCaptureFixture) -> tuple[str, str]:
+    """The user's message of a failed load, and the server log's line with the same error id."""
+    with caplog.at_level(logging.ERROR, logger="fusion.cache"), pytest.raises(ModelLoadError) as caught:
+        cache.get(key)
+    message, error_id = str(caught.value), caught.value.error_id
+    assert error_id and f"(error {error_id})" in message
+    logged = [record.getMessage() for record in caplog.records if f"[error {error_id}]" in record.getMessage()]
+    assert len(logged) == 1
+    assert "FUSION_" not in message and "/tmp" not in message and "Error:" not in message, (
+        "no variable names, paths or exception text for an anonymous user"
+    )
+    return message, logged[0]
 
 
-def test_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
-    cache = hub_cache({"clip": str(tmp_path / "not-there")})
-    with pytest.raises(ModelLoadError, match="there is no such folder; fix FUSION_CLIP_MODEL"):
-        cache.get("clip")
+def test_an_incomplete_local_folder_is_a_clear_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    message, logged = _failure(hub_cache({"caption": str(tmp_path)}), "caption", caplog)
+    assert "BLIP captioning (base) is not available: its weights on this server are incomplete" in message
+    assert "python -m fusion download" in message
+    assert str(tmp_path) in logged and "FUSION_CAPTION_MODEL" in logged and "OSError" in logged
+
+
+def test_a_missing_folder_is_a_clear_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    message, logged = _failure(hub_cache({"clip": str(tmp_path / "not-there")}), "clip", caplog)
+    assert "its weights are not on this server" in message
+    assert "there is no such folder; fix FUSION_CLIP_MODEL" in logged
 
 
 @pytest.mark.filterwarnings("ignore:The `local_dir_use_symlinks` argument is deprecated")  # diffusers
-def test_a_model_missing_offline_names_it_and_says_what_to_do() -> None:
+def test_a_model_missing_offline_names_it_and_says_what_to_do(caplog: pytest.LogCaptureFixture) -> None:
     cache = hub_cache({"taesd": "fusion-test/no-such-model"})
-    with pytest.raises(ModelLoadError) as caught:
-        cache.get("taesd")
-    message = str(caught.value)
-    assert "Tiny autoencoder (previews)" in message and "'fusion-test/no-such-model'" in message
+    message, logged = _failure(cache, "taesd", caplog)
+    assert "Tiny autoencoder (previews) is not available" in message and "no-such-model" not in message
     assert "Hub cannot be reached" in message
-    assert "python -m fusion download" in message and "FUSION_MODELS=tiny" in message
+    assert "'fusion-test/no-such-model'" in logged and "FUSION_MODELS=tiny" in logged
     assert stats_of(cache, "taesd").failures == 1
 
 
@@ -504,7 +514,7 @@ def test_the_cache_keeps_working_after_a_failed_load(built_dir: Path, tmp_path: 
         model_ids={"a": str(folder), "b": str(built_dir / "b")}, device="cpu", memory_budget=1 << 30
     )
     cache = ModelCache(settings, registry={key: TEST_REGISTRY[key] for key in ("a", "b")})
-    with pytest.raises(ModelLoadError, match="not a complete `save_pretrained` copy"):
+    with pytest.raises(ModelLoadError, match="its weights on this server are incomplete"):
         cache.get("a")
 
     assert isinstance(cache.get("b"), AutoencoderTiny)
@@ -515,7 +525,7 @@ def test_the_cache_keeps_working_after_a_failed_load(built_dir: Path, tmp_path: 
 
 def test_a_failing_tiny_builder_is_a_model_load_error(built_dir: Path) -> None:
     cache = make_cache(built_dir)
-    with pytest.raises(ModelLoadError, match="Could not build the tiny stand-in for Test model broken"):
+    with pytest.raises(ModelLoadError, match="Test model broken is not available: its tiny stand-in could not be"):
         cache.get("broken")
     assert not (built_dir / "broken").exists()
     assert cache.get("a") is not None
