@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -285,14 +286,14 @@ def test_parse_parameters_reads_a1111_text() -> None:
 
 
 def test_restore_settings_from_a_dropped_png(
-    tiny_cache: ModelCache, tiny_settings: Settings, tmp_path: Path
+    tiny_cache: ModelCache, tiny_settings: Settings, tmp_path: Path, uploaded: Any
 ) -> None:
     from fusion.ui.generation import RESTORED, restore_settings
 
     options = GenerationOptions(prompt="a dog", model="sd-turbo", scheduler="DDIM", steps=2, seed=77)
     result = generation.generate(options, cache=tiny_cache)
     path = generation.save_png(result.images[0], tmp_path / "restore.png")
-    *values, notices = restore_settings({"path": str(path)}, tiny_settings)
+    *values, notices = restore_settings({"path": uploaded(path)}, tiny_settings)
     restored = dict(zip(RESTORED, values, strict=True))
     assert (
         restored["prompt"] == "a dog" and restored["model"] == "sd-turbo" and restored["scheduler"] == "DDIM"
@@ -301,7 +302,7 @@ def test_restore_settings_from_a_dropped_png(
     assert "restored" in notices
     Image.new("RGB", (8, 8)).save(tmp_path / "plain.png")
     with pytest.raises(Exception, match="no generation parameters"):
-        restore_settings({"path": str(tmp_path / "plain.png")}, tiny_settings)
+        restore_settings({"path": uploaded(tmp_path / "plain.png")}, tiny_settings)
 
 
 # --------------------------------------------------------------------------------- progress, Stop, deadline

@@ -45,6 +45,8 @@ from fusion.generation import (
 )
 from fusion.gpu import gpu_task
 from fusion.i18n import localized, t
+from fusion.images import ImageError
+from fusion.ui.admission import rate_limited
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
@@ -53,9 +55,8 @@ from fusion.ui.common import (
     notices_markdown,
     raw_number,
     reports_errors,
-    user_error,
 )
-from fusion.ui.limits import Admit, admitted
+from fusion.ui.files import accepted_path, result_file
 
 #: ``generation.generate_stream`` bound to the cache: options and a cancel event in, updates and the result out.
 GenerateStream = Callable[..., Iterator[StepUpdate | GenerationResult | None]]
@@ -130,13 +131,16 @@ def _integer(value: Any, what: str) -> int | None:
     return None if number is None else math.floor(number + 0.5)
 
 
-def _model_default_if(value: Any, what: str, *, at_most: float, integer: bool) -> float | None:
-    """``None`` (the model's default) for empty values and values up to ``at_most`` (see MODEL_DEFAULT).
+def _model_default_if(value: Any, what: str, *, sentinel: float, integer: bool) -> float | None:
+    """``None`` (the model's default) for an empty value or the ``sentinel`` (see MODEL_DEFAULT); a value below
+    the sentinel is an error, not another way to ask for the default.
 
     Sentinels rather than empty fields, because Gradio shows and sends an empty ``gr.Number`` as 0.
     """
     number = _integer(value, what) if integer else raw_number(value, what)
-    return None if number is None or number <= at_most else number
+    if number is not None and number < sentinel:
+        raise ValueError(f"{what} {number:g} is too low: {sentinel:g} means the model's default.")
+    return None if number is None or number == sentinel else number
 
 
 def generation_options(settings: Settings, deadline_s: float, **raw: Any) -> GenerationOptions:
@@ -151,10 +155,10 @@ def generation_options(settings: Settings, deadline_s: float, **raw: Any) -> Gen
         negative_prompt="" if raw.get("negative_prompt") is None else str(raw["negative_prompt"]),
         model=str(raw.get("model") or DEFAULT_MODEL),
         scheduler=str(raw.get("scheduler") or DEFAULT_SCHEDULER),
-        steps=_model_default_if(raw.get("steps"), "Steps", at_most=0, integer=True),
-        guidance=_model_default_if(raw.get("guidance"), "Guidance", at_most=-1, integer=False),
-        width=_model_default_if(raw.get("width"), "Width", at_most=0, integer=True),
-        height=_model_default_if(raw.get("height"), "Height", at_most=0, integer=True),
+        steps=_model_default_if(raw.get("steps"), "Steps", sentinel=0, integer=True),
+        guidance=_model_default_if(raw.get("guidance"), "Guidance", sentinel=-1, integer=False),
+        width=_model_default_if(raw.get("width"), "Width", sentinel=0, integer=True),
+        height=_model_default_if(raw.get("height"), "Height", sentinel=0, integer=True),
         seed=-1 if seed is None else seed,
         num_images=1 if num_images is None else num_images,
         init_image=init_image,
@@ -175,7 +179,10 @@ def time_budget_s(settings: Settings, deadline_s: float, options: GenerationOpti
 
 
 def _outputs(result: GenerationResult) -> tuple[Any, ...]:
-    gallery = [(image, localized(f"seed {seed}")) for image, seed in zip(result.images, result.seeds, strict=True)]
+    gallery = [
+        (result_file(image, name=f"seed-{seed}"), localized(f"seed {seed}"))
+        for image, seed in zip(result.images, result.seeds, strict=True)
+    ]
     return gallery, result.seed, result.parameters[0], notices_markdown(result.notices), None
 
 
@@ -248,7 +255,8 @@ def make_generate_event(
                     yield skip
                 elif isinstance(item, StepUpdate):
                     step = item
-                    yield (*skip[:-1], item.preview if item.preview is not None else gr.skip())
+                    preview = gr.skip() if item.preview is None else result_file(item.preview, name="preview")
+                    yield (*skip[:-1], preview)
                 else:
                     yield _outputs(item)
                     continue
@@ -263,9 +271,9 @@ def make_generate_event(
         try:
             options = GenerationOptions(
                 model=str(raw.get("model") or DEFAULT_MODEL),
-                steps=_model_default_if(raw.get("steps"), "Steps", at_most=0, integer=True),
-                width=_model_default_if(raw.get("width"), "Width", at_most=0, integer=True),
-                height=_model_default_if(raw.get("height"), "Height", at_most=0, integer=True),
+                steps=_model_default_if(raw.get("steps"), "Steps", sentinel=0, integer=True),
+                width=_model_default_if(raw.get("width"), "Width", sentinel=0, integer=True),
+                height=_model_default_if(raw.get("height"), "Height", sentinel=0, integer=True),
                 num_images=_integer(raw.get("num_images"), "Number of images") or 1,
             )
         except ValueError:
@@ -349,8 +357,15 @@ def _scheduler_choices(model: str, shown: Callable[[str], Any] = localized) -> l
 
 
 def add_to_history(gallery: list[tuple[str, str | None]] | None, history: list[Any]) -> tuple[list[Any], list[Any]]:
-    """Newest results first, at most :data:`HISTORY_LIMIT`; the state keeps it per browser session."""
-    updated = [*(gallery or []), *history][:HISTORY_LIMIT]
+    """Newest results first, at most :data:`HISTORY_LIMIT`; the state keeps it per browser session.
+
+    The gallery value comes back from the browser, so only its files that pass the file gate are kept.
+    """
+    results = []
+    for path, caption in gallery or []:
+        with contextlib.suppress(ImageError):
+            results.append((str(accepted_path(path, what="result")), caption))
+    updated = [*results, *history][:HISTORY_LIMIT]
     return updated, updated
 
 
@@ -361,12 +376,13 @@ def selected_image(event: gr.SelectData) -> str | None:
     return image.get("path") if isinstance(image, dict) else None
 
 
+@reports_errors
 def result_for_img2img(selected: str | None, gallery: list[tuple[str, str | None]] | None) -> str:
-    if selected:
-        return selected
-    if gallery:
-        return gallery[0][0]
-    raise user_error("Generate an image first (or upload one as the init image).")
+    """The clicked result (else the first) as the init image; both come from the browser, so through the gate."""
+    chosen = selected or (gallery[0][0] if gallery else None)
+    if not chosen:
+        raise ValueError("Generate an image first (or upload one as the init image).")
+    return str(accepted_path(chosen, what="result"))
 
 
 # ------------------------------------------------------------------------------------------------ layout
@@ -375,10 +391,8 @@ def build(
     *,
     generate_fn: GenerateStream,
     deadline_s: float = DEFAULT_DEADLINE_S,
-    admit: Admit | None = None,
 ) -> GenerationPanel:
-    """The panel; ``generate_fn`` is ``functools.partial(generation.generate_stream, cache=cache)``, ``admit``
-    the generation rate limit (``fusion.ui.limits``), if any."""
+    """The panel; ``generate_fn`` is ``functools.partial(generation.generate_stream, cache=cache)``."""
     sd15 = MODELS[DEFAULT_MODEL]
     history_state = gr.State([])
     selected_state = gr.State(None)
@@ -487,7 +501,7 @@ def build(
     stop_signals = StopSignals()
     generating = gr.on(
         triggers=[generate_button.click, prompt.submit],
-        fn=admitted(make_generate_event(settings, generate_fn, deadline_s, stop_signals), admit),
+        fn=rate_limited(make_generate_event(settings, generate_fn, deadline_s, stop_signals)),
         inputs=inputs,
         outputs=[gallery, seed_used, parameters, notices, preview],
         api_name="generate",
