@@ -22,7 +22,7 @@ from PIL import Image
 
 from fusion import static_greedy
 from fusion.images import load as load_image
-from fusion.numbers import finite_number
+from fusion.numbers import clamped, finite_number, whole_number
 
 if TYPE_CHECKING:
     from fusion.cache import ModelCache
@@ -109,12 +109,6 @@ class AnswerResult:
 
 
 # ------------------------------------------------------------------------------------------------ validation
-def _number(name: str, value: Any, integer: bool) -> float:
-    """A finite number, or a ValueError naming the option."""
-    number = finite_number(value, name)
-    return round(number) if integer else number
-
-
 def _clamp_fields(options: Any, bounds: dict[str, tuple[float, float]]) -> tuple[dict[str, Any], list[str]]:
     """Clamp each bounded field of a dataclass; integer fields stay integers."""
     types = {f.name: f.type for f in fields(options)}
@@ -122,14 +116,10 @@ def _clamp_fields(options: Any, bounds: dict[str, tuple[float, float]]) -> tuple
     notices: list[str] = []
     for name, (low, high) in bounds.items():
         raw = getattr(options, name)
-        integer = types[name] in ("int", int)
-        value = _number(name, raw, integer)
-        clamped = min(max(value, low), high)
-        if integer:
-            clamped = int(clamped)
-        if clamped != value:
-            notices.append(f"{name} {raw} is outside {low:g}..{high:g}; used {clamped}.")
-        changes[name] = clamped
+        if types[name] in ("int", int):
+            changes[name] = clamped(whole_number(raw, name), int(low), int(high), name, notices)
+        else:
+            changes[name] = clamped(finite_number(raw, name), low, high, name, notices)
     return changes, notices
 
 
@@ -152,12 +142,12 @@ def validate_caption_options(options: CaptionOptions) -> tuple[CaptionOptions, t
         raise ValueError(f"Unknown decoding mode {options.mode!r}: choose one of {', '.join(DECODING_MODES)}.")
     if not isinstance(options.prefix, str):
         raise ValueError(f"The prefix must be text, got {type(options.prefix).__name__}.")
-    seed = _number("seed", options.seed, integer=True)
+    seed = whole_number(options.seed, "seed")
     if not 0 <= seed <= MAX_SEED:
         raise ValueError(f"The seed must be between 0 and {MAX_SEED}, got {options.seed}.")
     changes, notices = _clamp_fields(options, CAPTION_BOUNDS)
     changes["prefix"], prefix_notices = _shorten(options.prefix, MAX_PREFIX_CHARS, "prefix")
-    changes["seed"] = int(seed)
+    changes["seed"] = seed
     notices += prefix_notices
     if changes["min_new_tokens"] > changes["max_new_tokens"]:
         notices.append(f"min_new_tokens was above max_new_tokens; used {changes['max_new_tokens']} for both.")

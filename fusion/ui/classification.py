@@ -36,12 +36,12 @@ from fusion.config import Settings
 from fusion.features import PlotData
 from fusion.gpu import gpu_task
 from fusion.i18n import localized, localized_table, t
+from fusion.numbers import number_or
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
     decode_upload,
     notices_markdown,
-    raw_number,
     reports_errors,
 )
 from fusion.ui.files import accepted_path, new_result_path, result_file
@@ -102,16 +102,11 @@ def zero_shot_options(
     options = ZeroShotOptions(
         templates=parsed,
         mode=str(mode or DEFAULTS.mode),  # type: ignore[arg-type]
-        threshold=_number_or(threshold, "Threshold", DEFAULTS.threshold),
+        threshold=number_or(threshold, "Threshold", DEFAULTS.threshold),
         include_none=bool(include_none),
         model_key=_model_key(model),
     )
     return options, notices
-
-
-def _number_or(value: Any, what: str, default: float) -> float:
-    number = raw_number(value, what)
-    return default if number is None else number
 
 
 def _model_key(model: Any) -> str:
@@ -124,11 +119,11 @@ def _model_key(model: Any) -> str:
 def head_options(templates: Any, model: Any, weights: Sequence[Any], C: Any, zero_shot_prior: Any) -> HeadOptions:
     parsed, _notices = parse_templates(None if templates is None else str(templates))
     values = {
-        family: _number_or(value, f"The {family} weight", 1.0) for family, value in zip(FAMILIES, weights, strict=True)
+        family: number_or(value, f"The {family} weight", 1.0) for family, value in zip(FAMILIES, weights, strict=True)
     }
     return HeadOptions(
         weights=FeatureWeights(**values),
-        C=_number_or(C, "C", HeadOptions().C),
+        C=number_or(C, "C", HeadOptions().C),
         zero_shot_prior=bool(zero_shot_prior),
         templates=parsed,
         model_key=_model_key(model),

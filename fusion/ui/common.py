@@ -20,7 +20,6 @@ from fusion import images
 from fusion.config import Settings
 from fusion.errors import ModelLoadError, new_error_id
 from fusion.i18n import localized, t
-from fusion.numbers import finite_number
 from fusion.ui.files import accepted_path
 from fusion.ui.requests import current_request
 
@@ -94,13 +93,6 @@ def _errors_reported(fn: Callable[..., Any]) -> Iterator[None]:
             f"Something went wrong inside the app (error {error_id}). The request was not completed; please try "
             "again, and report it with this error id if it happens again."
         ) from None
-
-
-def raw_number(value: Any, what: str) -> float | None:
-    """A number as a widget or API client sent it (events use ``preprocess=False``); empty gives ``None``."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return finite_number(value, what)
 
 
 def decode_upload(upload: Any, settings: Settings, *, what: str = "image") -> images.DecodedImage:

@@ -30,13 +30,13 @@ from fusion.flows import (
 from fusion.generation import DEFAULT_STRENGTH, GenerationOptions
 from fusion.gpu import gpu_task
 from fusion.i18n import t
+from fusion.numbers import number_or, whole_number
 from fusion.ui.admission import rate_limited
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
     decode_upload,
     notices_markdown,
-    raw_number,
     reports_errors,
     user_error,
 )
@@ -80,17 +80,11 @@ class FusionPanel:
     run_card: gr.JSON
 
 
-def _number(value: Any, what: str, default: float) -> float:
-    """A raw widget or API number; empty means ``default``."""
-    number = raw_number(value, what)
-    return default if number is None else number
-
-
 def _options(prompt: Any, seed: Any, steps: Any, **extra: Any) -> GenerationOptions:
     return GenerationOptions(
         prompt="" if prompt is None else str(prompt),
-        seed=round(_number(seed, "Seed", -1)),
-        steps=round(_number(steps, "Steps", DEFAULT_STEPS)),
+        seed=whole_number(number_or(seed, "Seed", -1), "Seed"),
+        steps=whole_number(number_or(steps, "Steps", DEFAULT_STEPS), "Steps"),
         **extra,
     )
 
@@ -144,11 +138,11 @@ def make_events(
         edges = EdgeSettings(
             str(operation or DEFAULT_EDGE_OPERATION),
             {
-                "canny_low": _number(canny_low, "Low threshold", 100),
-                "canny_high": _number(canny_high, "High threshold", 200),
+                "canny_low": number_or(canny_low, "Low threshold", 100),
+                "canny_high": number_or(canny_high, "High threshold", 200),
             },
         )
-        options = _options(prompt, seed, steps, control_scale=_number(control_scale, "Control scale", 1.0))
+        options = _options(prompt, seed, steps, control_scale=number_or(control_scale, "Control scale", 1.0))
         result = edges_fn(source.pixels, options, edges=edges, labels=str(labels or ""))
         return (
             _result_image(result),
@@ -187,7 +181,7 @@ def make_events(
             the run card JSON and notices.
         """
         source = decode_upload(image, settings, what="image")
-        options = _options(prompt, seed, steps, strength=_number(strength, "Strength", DEFAULT_STRENGTH))
+        options = _options(prompt, seed, steps, strength=number_or(strength, "Strength", DEFAULT_STRENGTH))
         result = reimagine_fn(source.pixels, options, mode=str(mode or "txt2img"), labels=str(labels or ""))
         similarity = {
             "image_image": result.image_similarity,

@@ -46,6 +46,7 @@ from fusion.generation import (
 from fusion.gpu import gpu_task
 from fusion.i18n import localized, t
 from fusion.images import ImageError
+from fusion.numbers import optional_number
 from fusion.ui.admission import rate_limited
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
@@ -53,7 +54,6 @@ from fusion.ui.common import (
     current_session,
     decode_upload,
     notices_markdown,
-    raw_number,
     reports_errors,
 )
 from fusion.ui.files import accepted_path, result_file
@@ -127,7 +127,7 @@ class GenerationPanel:
 
 # ------------------------------------------------------------------------------------------- event functions
 def _integer(value: Any, what: str) -> int | None:
-    number = raw_number(value, what)
+    number = optional_number(value, what)
     return None if number is None else math.floor(number + 0.5)
 
 
@@ -137,7 +137,7 @@ def _model_default_if(value: Any, what: str, *, sentinel: float, integer: bool) 
 
     Sentinels rather than empty fields, because Gradio shows and sends an empty ``gr.Number`` as 0.
     """
-    number = _integer(value, what) if integer else raw_number(value, what)
+    number = _integer(value, what) if integer else optional_number(value, what)
     if number is not None and number < sentinel:
         raise ValueError(f"{what} {number:g} is too low: {sentinel:g} means the model's default.")
     return None if number is None or number == sentinel else number
@@ -149,7 +149,7 @@ def generation_options(settings: Settings, deadline_s: float, **raw: Any) -> Gen
     init_image = None if init_upload is None else decode_upload(init_upload, settings, what="init image").pixels
     seed = _integer(raw.get("seed"), "Seed")
     num_images = _integer(raw.get("num_images"), "Number of images")
-    strength = raw_number(raw.get("strength"), "Strength")
+    strength = optional_number(raw.get("strength"), "Strength")
     options = GenerationOptions(
         prompt="" if raw.get("prompt") is None else str(raw["prompt"]),
         negative_prompt="" if raw.get("negative_prompt") is None else str(raw["negative_prompt"]),
