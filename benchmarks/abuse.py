@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import subprocess
 import sys
 import tempfile
 import threading
@@ -170,6 +171,13 @@ def decodes(server: Server, picture: Path, count: int) -> Decodes:
 
 
 # ------------------------------------------------------------------------------------------------- report
+def commit_of(root: Path) -> str:
+    """The checkout's commit, marked when it has uncommitted changes."""
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True)
+    return head.stdout.strip() + (" + changes" if dirty.stdout.strip() else "")
+
+
 def markdown(root: Path, flooded: Flood, downloaded: tuple[int, int, list[str]], decoded: list[Decodes]) -> str:
     done, failed, examples = downloaded
     other = f"answered in {flooded.other_seconds:.2f} s" if flooded.other_answered else f"failed: {flooded.other_error}"
@@ -185,10 +193,10 @@ def markdown(root: Path, flooded: Flood, downloaded: tuple[int, int, list[str]],
             for d in decoded
         ),
     ]
-    header = f"Checkout `{root}`; tiny models; clients told apart by `X-Forwarded-For`."
+    header = f"Commit `{commit_of(root)}`; tiny models; clients told apart by `X-Forwarded-For`."
     if examples:
         header += " Download failures, first few: " + "; ".join(examples)
-    return table(f"abuse ({root.name})", header, rows)
+    return table(f"abuse (commit {commit_of(root).split()[0]})", header, rows)
 
 
 def main() -> int:
@@ -213,7 +221,8 @@ def main() -> int:
         finally:
             stop_server(server)
     text = markdown(args.root.resolve(), flooded, downloaded, decoded)
-    write_section(args.out, f"abuse ({args.root.resolve().name})", text, heading="One visitor against the rest")
+    title = f"abuse (commit {commit_of(args.root.resolve()).split()[0]})"
+    write_section(args.out, title, text, heading="One visitor against the rest")
     print(text)
     return 0 if downloaded[1] == 0 and flooded.other_answered else 1
 

@@ -678,7 +678,7 @@ MESSAGES: dict[str, str] = {
     "Downscaled from {width}x{height} to {new_width}x{new_height} (the limit is {max_side} px).": (
         "已从 {width}x{height} 缩小到 {new_width}x{new_height}（上限为 {max_side} 像素）。"
     ),
-    # Numbers (fusion/numbers.py, fusion/features/registry.py)
+    # Numbers (fusion/numbers.py, fusion/features/operations.py)
     "{what} must be a number, got {value}.": "{what}必须是数字，收到的是 {value}。",
     "{what} must be a finite number, got one beyond ±1e308.": "{what}必须是有限的数字，收到的数超出了 ±1e308。",
     "{what} must be a finite number, got {value}.": "{what}必须是有限的数字，收到的是 {value}。",
@@ -689,8 +689,8 @@ MESSAGES: dict[str, str] = {
         "{what}必须是 true 或 false，收到的是 {value}（参数 {name}）。"
     ),
     "{what} must be a number, got {value} (parameter {name}).": "{what}必须是数字，收到的是 {value}（参数 {name}）。",
-    "{what} must be between {low} and {high}, got a number far outside that range (parameter {name}).": (
-        "{what}必须在 {low} 到 {high} 之间，收到的数远超出这个范围（参数 {name}）。"
+    "{what} must be a finite number, got one beyond ±1e308 (parameter {name}).": (
+        "{what}必须是有限的数字，收到的数超出了 ±1e308（参数 {name}）。"
     ),
     "{what} must be a finite number, got {value} (parameter {name}).": (
         "{what}必须是有限的数字，收到的是 {value}（参数 {name}）。"

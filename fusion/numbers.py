@@ -13,19 +13,20 @@ from typing import Any, TypeVar
 N = TypeVar("N", int, float)
 
 
-def finite_number(value: Any, what: str) -> float:
+def finite_number(value: Any, what: str, *, parameter: str | None = None) -> float:
     """``value`` as a finite float; strings like ``"7.5"`` are accepted, ``nan``, ``inf``, booleans and words are
-    not."""
+    not. ``parameter`` names the API parameter in the message, for a field whose label is not its name."""
+    where = "" if parameter is None else f" (parameter {parameter})"
     if isinstance(value, bool):
-        raise ValueError(f"{what} must be a number, got {value!r}.")
+        raise ValueError(f"{what} must be a number, got {value!r}{where}.")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}.") from None
+        raise ValueError(f"{what} must be a number, got {value!r}{where}.") from None
     except OverflowError:  # an integer beyond float's range
-        raise ValueError(f"{what} must be a finite number, got one beyond ±1e308.") from None
+        raise ValueError(f"{what} must be a finite number, got one beyond ±1e308{where}.") from None
     if not math.isfinite(number):
-        raise ValueError(f"{what} must be a finite number, got {value!r}.")
+        raise ValueError(f"{what} must be a finite number, got {value!r}{where}.")
     return number
 
 
