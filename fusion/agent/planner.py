@@ -29,7 +29,7 @@ import torch
 import xgrammar as xgr
 from transformers import DynamicCache, GenerationConfig, StoppingCriteria, StoppingCriteriaList
 from xgrammar.contrib.hf import LogitsProcessor
-from xgrammar.structural_tag import AnyTextFormat, OrFormat, StructuralTag
+from xgrammar.structural_tag import AnyTextFormat, OrFormat, RegexFormat, StructuralTag
 
 from fusion.captioning import _seeded
 
@@ -60,6 +60,8 @@ class PlannerOptions:
     """How the model decodes. Greedy by default: plans should repeat; sampling is for tests and variety."""
 
     max_answer_tokens: int = 384
+    #: A regular expression the whole answer must match instead of free text (keep it within the token limit).
+    answer_pattern: str | None = None
     sample: bool = False
     temperature: float = 0.7
     top_p: float = 0.8
@@ -141,10 +143,14 @@ def max_call_tokens(schemas: Sequence[Mapping[str, Any]]) -> int:
 
 
 def turn_grammar(
-    model_type: str, schemas: Sequence[Mapping[str, Any]], choice: ToolChoice, max_answer_tokens: int
+    model_type: str, schemas: Sequence[Mapping[str, Any]], choice: ToolChoice, options: PlannerOptions
 ) -> StructuralTag:
     """A call to one of ``schemas`` (xgrammar's format for the family), or an answer, or either."""
-    answer = AnyTextFormat(excludes=list(ANSWER_EXCLUDES), max_tokens=max_answer_tokens)
+    answer = (
+        AnyTextFormat(excludes=list(ANSWER_EXCLUDES), max_tokens=options.max_answer_tokens)
+        if options.answer_pattern is None
+        else RegexFormat(pattern=options.answer_pattern)
+    )
     if choice == "none" or not schemas:
         return StructuralTag(format=answer)
     try:
@@ -325,7 +331,7 @@ def plan_turns(
         compiler = grammar_compiler(bundle)
         compiled = [
             compiler.compile_structural_tag(
-                turn_grammar(model.config.model_type, schemas, choice, options.max_answer_tokens)
+                turn_grammar(model.config.model_type, schemas, choice, options)
             )
             for schemas in runnable
         ]
