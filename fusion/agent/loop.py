@@ -151,7 +151,11 @@ def _run(tool: Tool, arguments: Mapping[str, Any], conversation: Conversation, s
         return Ran(step, tool.name, {"error": str(error)}, (), time.monotonic() - started, error=str(error))
     inputs = ", ".join(str(arguments[name]) for name in tool.images if name in arguments)
     handles = tuple(conversation.add_image(pixels, f"{tool.name}({inputs})") for pixels in output.images)
-    result = {**({"images": list(handles)} if handles else {}), **output.data}
+    result = {
+        **({"images": list(handles)} if handles else {}),
+        **output.data,
+        **({"notices": list(output.notices)} if output.notices else {}),
+    }
     return Ran(step, tool.name, result, handles, time.monotonic() - started, notices=output.notices)
 
 
@@ -228,7 +232,7 @@ def _steps(
             deadline=deadline,
         )
         if turn.stopped is not None:
-            yield stopped(turn.stopped)  # type: ignore[arg-type]
+            yield stopped(turn.stopped)
             return
         if turn.call is None:
             conversation.messages.append({"role": "assistant", "content": turn.answer})

@@ -52,7 +52,8 @@ TEXT_CHARACTERS = r"[ !#-\[\]-~]"
 MAX_WHITESPACE = 1
 #: Decimals xgrammar allows in a number with a range.
 NUMBER_DECIMALS = 6
-DEFAULT_SYSTEM = "You are a helpful assistant."
+#: Tokens at the end of a prompt that hold the generation prompt (``<|im_start|>assistant`` and an empty think).
+PROMPT_TAIL = 32
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,8 @@ class Turn:
     answer: str
     tokens: int
     seconds: float
-    #: ``"cancel"`` or ``"time"`` when generation was interrupted before the turn was complete.
-    stopped: str | None = None
+    #: Set when generation was interrupted before the turn was complete.
+    stopped: Literal["cancel", "time"] | None = None
     raw: str = field(default="", repr=False)
 
 
@@ -274,7 +275,7 @@ class TurnRequest:
     handles: Sequence[str] = ()
 
 
-def _batch(
+def batch_inputs(
     bundle: ModelBundle, requests: Sequence[TurnRequest], shown: Sequence[Any]
 ) -> tuple[torch.Tensor, torch.Tensor, DynamicCache | None]:
     """Input ids, attention mask and cache of a batch: ``[prefix | padding | own messages]`` over a copy of
@@ -285,8 +286,10 @@ def _batch(
     system = requests[0].messages[0]
     shared = system["role"] == "system" and all(request.messages[0] == system for request in requests)
     prefix, cached = _prefixes.get(bundle, system, shown) if shared else (None, None)
-    if prefix is not None and all(len(ids) > len(prefix) and torch.equal(ids[: len(prefix)], prefix) for ids in
-                                  prompts):
+    starts_with_prefix = prefix is not None and all(
+        len(ids) > len(prefix) and torch.equal(ids[: len(prefix)], prefix) for ids in prompts
+    )
+    if starts_with_prefix:
         tails = [ids[len(prefix) :] for ids in prompts]
         width = max(len(tail) for tail in tails)
         rows, masks = [], []
@@ -323,16 +326,15 @@ def plan_turns(
     if not requests:
         return []
     started = time.monotonic()
-    runnable = [[tool.schema(request.handles) for tool in tools if tool.available(request.handles)]
-                for request in requests]
+    runnable = [
+        [tool.schema(request.handles) for tool in tools if tool.available(request.handles)] for request in requests
+    ]
     shown = [tool.schema() for tool in tools]
     with cache.use(ASSISTANT_KEY) as bundle:
         model, tokenizer = bundle.model, bundle.processor
         compiler = grammar_compiler(bundle)
         compiled = [
-            compiler.compile_structural_tag(
-                turn_grammar(model.config.model_type, schemas, choice, options)
-            )
+            compiler.compile_structural_tag(turn_grammar(model.config.model_type, schemas, choice, options))
             for schemas in runnable
         ]
         call_limit = max(max_call_tokens(schemas) for schemas in runnable) if choice != "none" else 0
@@ -349,7 +351,7 @@ def plan_turns(
             max_time=None if deadline is None else max(deadline - time.monotonic(), 0.001),
         )
         stop = cancel or threading.Event()
-        input_ids, attention_mask, past = _batch(bundle, requests, shown)
+        input_ids, attention_mask, past = batch_inputs(bundle, requests, shown)
         with _seeded(options.seed if options.sample else None, model.device), torch.inference_mode():
             output = cache.run(
                 lambda: model.generate(
@@ -364,33 +366,30 @@ def plan_turns(
         template = response_template(bundle)
         eos = _eos_ids(model)
         turns = []
-        for row, request in zip(output[:, input_ids.shape[1] :].tolist(), requests, strict=True):
+        for prompt, row in zip(input_ids, output[:, input_ids.shape[1] :].tolist(), strict=True):
             end = next((index for index, token in enumerate(row) if token in eos), None)
             new = row if end is None else row[: end + 1]
             raw = tokenizer.decode(new, skip_special_tokens=False)
-            prefix = tokenizer.apply_chat_template(
-                list(request.messages), tools=shown, tokenize=False, add_generation_prompt=True, enable_thinking=False
-            )
-            message = tokenizer.parse_response(raw, schema=template, prefix=prefix)
-            turns.append(_turn(message, raw, len(new), end is not None, stop, deadline))
+            if end is None:  # cut short: only Stop or the time budget may do that
+                turns.append(_unfinished(raw, len(new), stop, deadline))
+                continue
+            # The parser reads the prompt's tail for where the reply starts (and what the template wrote of it).
+            tail = tokenizer.decode(prompt[-PROMPT_TAIL:], skip_special_tokens=False)
+            message = tokenizer.parse_response(raw, schema=template, prefix=tail)
+            calls = message.get("tool_calls") or []
+            call = ToolCall(calls[0]["function"]["name"], dict(calls[0]["function"]["arguments"])) if calls else None
+            answer = "" if calls else str(message.get("content") or "").strip()
+            turns.append(Turn(call, answer, len(new), 0.0, raw=raw))
     seconds = time.monotonic() - started
     return [dataclasses.replace(turn, seconds=seconds) for turn in turns]
 
 
-def _turn(
-    message: Mapping[str, Any], raw: str, tokens: int, ended: bool, stop: threading.Event, deadline: float | None
-) -> Turn:
-    calls = message.get("tool_calls") or []
-    if calls:
-        function = calls[0]["function"]
-        return Turn(ToolCall(function["name"], dict(function["arguments"])), "", tokens, 0.0, raw=raw)
-    if ended:
-        return Turn(None, str(message.get("content") or "").strip(), tokens, 0.0, raw=raw)
+def _unfinished(raw: str, tokens: int, stop: threading.Event, deadline: float | None) -> Turn:
     if stop.is_set():
         return Turn(None, "", tokens, 0.0, stopped="cancel", raw=raw)
     if deadline is not None and time.monotonic() >= deadline:
         return Turn(None, "", tokens, 0.0, stopped="time", raw=raw)
-    raise InvalidTurn(f"The planner's output is neither a complete call nor an answer: {raw[:200]!r}")
+    raise InvalidTurn(f"The planner's output ended before the turn did: {raw[:200]!r}")
 
 
 def plan_turn(

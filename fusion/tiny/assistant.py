@@ -111,7 +111,7 @@ def build_assistant(folder: Path) -> None:
 
 
 #: Qwen3's chat format, written for this twin: tools in the system turn, calls in ``<tool_call>``, results in
-#: ``<tool_response>``, an empty think block in the assistant turns of the current request and, with
+#: ``<tool_response>``, an empty think block in a closing assistant turn of the current request and, with
 #: ``enable_thinking=False``, in the generation prompt.
 CHAT_TEMPLATE = """
 {%- if tools %}
@@ -136,7 +136,7 @@ CHAT_TEMPLATE = """
 {{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>\\n' }}
 {%- elif message.role == 'assistant' %}
 {{- '<|im_start|>assistant\\n' }}
-{%- if loop.index0 > ns.last_query %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}
+{%- if loop.last and loop.index0 > ns.last_query %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}
 {{- content }}
 {%- for call in message.tool_calls or [] %}
 {%- set call = call.function if call.function else call %}
