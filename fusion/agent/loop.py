@@ -9,6 +9,7 @@ a watercolour"); each chat has its own, and one request at a time runs in it.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -120,6 +121,10 @@ class Conversation:
     @property
     def handles(self) -> tuple[str, ...]:
         return tuple(self.images)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Conversation:
+        """A copy with a lock of its own (Gradio deep-copies a ``gr.State``'s value for each session)."""
+        return Conversation(copy.deepcopy(self.messages, memo), dict(self.images), dict(self.sources))
 
     def add_image(self, pixels: np.ndarray, source: str) -> str:
         handle = f"image-{len(self.images) + 1}"

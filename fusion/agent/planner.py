@@ -90,7 +90,8 @@ class Turn:
 
 
 class InvalidTurn(RuntimeError):
-    """The model's output matched neither a call nor an answer: a bug in the grammar, never the user's fault."""
+    """The model's output ended before its turn did (its text is the message): a bug in the grammar's length
+    bound, never the user's fault."""
 
 
 # --------------------------------------------------------------------------------------------- grammar
@@ -124,13 +125,11 @@ def value_bytes(schema: Mapping[str, Any]) -> int:
     if kind == "array":
         item = value_bytes(schema["items"]) + len(", ") + 2 * MAX_WHITESPACE
         return 2 + 2 * MAX_WHITESPACE + schema["maxItems"] * item
-    if kind == "object":
-        members = sum(
-            len(json.dumps(name)) + len(": , ") + 4 * MAX_WHITESPACE + value_bytes(value)
-            for name, value in schema["properties"].items()
-        )
-        return 2 + 2 * MAX_WHITESPACE + members
-    raise ValueError(f"No length bound for a {kind!r} value")
+    members = sum(  # an object: the only other kind the tools use
+        len(json.dumps(name)) + len(": , ") + 4 * MAX_WHITESPACE + value_bytes(value)
+        for name, value in schema["properties"].items()
+    )
+    return 2 + 2 * MAX_WHITESPACE + members
 
 
 def max_call_tokens(schemas: Sequence[Mapping[str, Any]]) -> int:
@@ -143,10 +142,21 @@ def max_call_tokens(schemas: Sequence[Mapping[str, Any]]) -> int:
     )
 
 
+def call_format(model_type: str) -> str:
+    """xgrammar's name for the family's tool-call format; other families are refused before any work."""
+    if model_type not in CALL_FORMATS:
+        raise ValueError(
+            f"The Ask assistant must be a Qwen2.5 or Qwen3 instruct model, not a {model_type} model: "
+            "set FUSION_ASSISTANT_MODEL to one."
+        )
+    return CALL_FORMATS[model_type]
+
+
 def turn_grammar(
     model_type: str, schemas: Sequence[Mapping[str, Any]], choice: ToolChoice, options: PlannerOptions
 ) -> StructuralTag:
     """A call to one of ``schemas`` (xgrammar's format for the family), or an answer, or either."""
+    family = call_format(model_type)
     answer = (
         AnyTextFormat(excludes=list(ANSWER_EXCLUDES), max_tokens=options.max_answer_tokens)
         if options.answer_pattern is None
@@ -154,13 +164,6 @@ def turn_grammar(
     )
     if choice == "none" or not schemas:
         return StructuralTag(format=answer)
-    try:
-        family = CALL_FORMATS[model_type]
-    except KeyError:
-        raise ValueError(
-            f"Ask knows the tool-call format of {', '.join(CALL_FORMATS)} models, not {model_type!r}: "
-            "set FUSION_ASSISTANT_MODEL to a Qwen2.5 or Qwen3 instruct model."
-        ) from None
     calls = xgr.get_model_structural_tag(
         family,
         tools=[grammar_schema(schema) for schema in schemas],
@@ -200,13 +203,10 @@ class _Cancelled(StoppingCriteria):
 
 def response_template(bundle: ModelBundle) -> dict[str, Any]:
     """How transformers parses this family's replies: the tokenizer's own template, else transformers' fallback
-    for its model type (Qwen's tokenizers ship none)."""
+    for its model type (Qwen's tokenizers ship none; :func:`call_format` admits only families it has)."""
     from transformers.cli.serving.utils import get_response_template
 
-    template = get_response_template(bundle.processor, bundle.model)
-    if template is None:
-        raise ValueError(f"transformers cannot parse the replies of {bundle.model.config.model_type!r} models.")
-    return template
+    return get_response_template(bundle.processor, bundle.model)
 
 
 def prompt_inputs(bundle: ModelBundle, messages: Sequence[Mapping[str, Any]], schemas: Sequence[Any]) -> Any:
@@ -389,7 +389,7 @@ def _unfinished(raw: str, tokens: int, stop: threading.Event, deadline: float | 
         return Turn(None, "", tokens, 0.0, stopped="cancel", raw=raw)
     if deadline is not None and time.monotonic() >= deadline:
         return Turn(None, "", tokens, 0.0, stopped="time", raw=raw)
-    raise InvalidTurn(f"The planner's output ended before the turn did: {raw[:200]!r}")
+    raise InvalidTurn(raw[:200])
 
 
 def plan_turn(

@@ -46,6 +46,8 @@ DIGITS = 4
 MAX_REPORTED = 16
 IMAGE_DESCRIPTION = "Image handle, like image-1."
 Schema = dict[str, Any]
+#: The JSON type of each option type a tool argument can have.
+JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
 @dataclass(frozen=True)
@@ -142,21 +144,14 @@ def field_schema(
     default = {item.name: item.default for item in dataclasses.fields(owner)}[name]
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
-    schema: Schema
     if typing.get_origin(hint) is Literal:
-        schema = {"type": "string", "enum": list(typing.get_args(hint))}
-    elif hint is bool:
-        schema = {"type": "boolean"}
-    elif hint in (int, float):
-        if bounds is None:
-            raise ValueError(f"{owner.__name__}.{name} is a number: give its bounds")
-        schema = {"type": "integer" if hint is int else "number", "minimum": bounds[0], "maximum": bounds[1]}
-    elif hint is str:
-        if max_chars is None:
-            raise ValueError(f"{owner.__name__}.{name} is text: give its length limit")
-        schema = {"type": "string", "maxLength": max_chars}
+        schema: Schema = {"type": "string", "enum": list(typing.get_args(hint))}
     else:
-        raise ValueError(f"{owner.__name__}.{name} has a type the tools cannot describe: {hint}")
+        schema = {"type": JSON_TYPES[hint]}  # a KeyError names a type the tools cannot describe
+    if schema["type"] in ("integer", "number"):
+        schema["minimum"], schema["maximum"] = bounds  # numbers need their bounds
+    if schema["type"] == "string" and "enum" not in schema:
+        schema["maxLength"] = int(max_chars)  # and text its length limit
     if default not in (None, "", dataclasses.MISSING):
         schema["default"] = default
     schema["description"] = description

@@ -60,12 +60,10 @@ def summarise_report(
     cache: ModelCache,
     options: PlannerOptions = SUMMARY_OPTIONS,
 ) -> str:
-    """A plain-language summary of a report card (``ReportCard.to_dict()``) in ``language`` (``en`` or ``zh``)."""
-    if language not in LANGUAGE_NAMES:
-        raise ValueError(f"Summaries are written in {' or '.join(LANGUAGE_NAMES)}, not {language!r}.")
+    """A plain-language summary of a report card (``ReportCard.to_dict()``) in ``language``: ``en`` or ``zh``."""
     shown = {key: value for key, value in report.items() if key != "colour_histogram"}
     messages = [
-        {"role": "system", "content": SUMMARY_SYSTEM.format(language=LANGUAGE_NAMES[language])},
+        {"role": "system", "content": SUMMARY_SYSTEM.format(language=LANGUAGE_NAMES[language])},  # en or zh
         {"role": "user", "content": json.dumps(compact(shown), ensure_ascii=False)},
     ]
     return plan_turn(messages, [], (), cache=cache, choice="none", options=options).answer
