@@ -1,4 +1,4 @@
-"""The command line: ``python -m fusion download|evaluate ...``."""
+"""The command line: ``python -m fusion download|evaluate|batch|evaluate-agent ...``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ COMMANDS = {
         "held-out accuracy of every classification head on an ImageFolder dataset",
     ),
     "batch": ("fusion.batch", "run panels' tasks over a folder, glob or Parquet file"),
+    "evaluate-agent": ("fusion.agent.evaluate", "plan accuracy of the Ask assistant over a committed request set"),
 }
 
 

@@ -29,6 +29,7 @@ DEFAULT_MODEL_IDS: dict[str, tuple[str, str]] = {
     "controlnet-canny": ("FUSION_CONTROLNET_MODEL", "lllyasviel/control_v11p_sd15_canny"),
     "taesd": ("FUSION_TAESD_MODEL", "madebyollin/taesd"),
     "safety-checker": ("FUSION_SAFETY_MODEL", "CompVis/stable-diffusion-safety-checker"),
+    "assistant": ("FUSION_ASSISTANT_MODEL", "Qwen/Qwen3-1.7B"),
 }
 
 #: What ZeroGPU loads onto the GPU at start-up (it requires models placed there at import), unless FUSION_PRELOAD says.

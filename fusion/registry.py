@@ -100,6 +100,18 @@ def _load_diffusers_model(class_name: str, has_fp16_variant: bool) -> Callable[[
     return load
 
 
+def _load_assistant(source: str, device: torch.device, dtype: torch.dtype) -> ModelBundle:
+    """A causal language model and its tokenizer; on a GPU with bfloat16 it loads in bfloat16 rather than
+    float16, because the Qwen3 weights are published in bfloat16 and activations can overflow float16's range."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if dtype == torch.float16 and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        dtype = torch.bfloat16
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, use_safetensors=True)
+    return ModelBundle(model=model.to(device).eval(), processor=AutoTokenizer.from_pretrained(source))
+
+
 def _load_safety_checker(source: str, device: torch.device, dtype: torch.dtype) -> ModelBundle:
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
     from transformers import CLIPImageProcessor
@@ -201,6 +213,14 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.diffusion:build_safety_checker",
             int(0.61 * GB),
             ("*.json", "model.safetensors"),
+        ),
+        ModelSpec(
+            "assistant",
+            "Qwen3 1.7B assistant (Ask)",
+            _load_assistant,
+            "fusion.tiny.assistant:build_assistant",
+            int(3.2 * GB),
+            _TRANSFORMERS_FILES,
         ),
     )
 }
