@@ -627,6 +627,7 @@ INTERFACE: dict[str, str] = {
     "BLIP visual question answering": "BLIP 视觉问答",
     "Tiny autoencoder (previews)": "微型自编码器（预览用）",
     "Safety checker": "安全检查器",
+    "Qwen3 1.7B assistant (Ask)": "Qwen3 1.7B 助手（Ask）",
     # Words that messages name (the "what" of an error), and units
     "image": "图像",
     "second image": "第二张图像",
@@ -863,6 +864,18 @@ MESSAGES: dict[str, str] = {
     ),
     "{low}-{high}, a multiple of 8; 0: the model's own size": "{low}-{high}，须为 8 的倍数；0：模型自身的尺寸",
     # The generation rate limit (fusion/ui/admission.py), whose wording is in FRAGMENTS
+    # Ask (fusion/agent/)
+    'Type a request first, for example "Find the edges of this photo" or "这张图片里有什么?".': (
+        "请先输入请求，例如“找出这张照片的边缘”或“这张图片里有什么？”。"
+    ),
+    "This chat is still working on the previous request: wait for it, or press Stop.": (
+        "这个对话仍在处理上一个请求：请等待，或按“停止”。"
+    ),
+    'Type a short description first, for example "a cat on a windowsill".': "请先输入简短描述，例如“窗台上的一只猫”。",
+    "The Ask assistant must be a Qwen2.5 or Qwen3 instruct model, not a {model_type} model: set "
+    "FUSION_ASSISTANT_MODEL to one.": (
+        "Ask 助手必须是 Qwen2.5 或 Qwen3 指令模型，而不是 {model_type} 模型：请将 FUSION_ASSISTANT_MODEL 设为其中之一。"
+    ),
     # Hardening (issue 15): the file gate, the decoder's memory cap, the queue's door, model-load failures
     "No {what} was given: upload a picture (PNG, JPEG, WebP, ...).": (
         "没有提供{what}：请上传一张图片（PNG、JPEG、WebP 等）。"
