@@ -26,11 +26,14 @@ from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
 from fusion import captioning, flows, generation, images
+from fusion.agent.loop import AskOptions, ask
+from fusion.agent.tools import build_tools
 from fusion.allocator import fix_mmap_threshold
 from fusion.cache import ModelCache, get_cache
 from fusion.classification import evaluation, hybrid, zeroshot
 from fusion.config import Settings, get_settings
 from fusion.i18n import I18N, english_api_labels, t
+from fusion.ui import ask as ask_ui
 from fusion.ui import captioning as captioning_ui
 from fusion.ui import classification as classification_ui
 from fusion.ui import features as features_ui
@@ -109,6 +112,10 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
                     caption_fn=partial(captioning.caption, cache=cache),
                 )
                 fusion_sends = SendButtons.row("fusion", "Use as img2img input", "Classify this", "Caption this")
+            if settings.ask:
+                with gr.Tab(t("Ask"), id="ask"):
+                    options = AskOptions(tool_choice=settings.ask_tool_choice)
+                    ask_ui.build(settings, ask_fn=partial(ask, tools=build_tools(cache), cache=cache, options=options))
             with gr.Tab(t("System"), id="system") as system_tab:
                 system = system_ui.build(
                     settings,

@@ -87,6 +87,11 @@ class Settings:
     generation_rate: RateLimit | None = None
     #: Identify clients by the ``X-Forwarded-For`` header (set by a trusted proxy, as on Spaces); see ratelimit.py.
     trust_forwarded_for: bool = False
+    #: Serve the Ask tab (its language model loads on first use, or at start-up on ZeroGPU); off: never loaded.
+    ask: bool = True
+    #: Whether the Ask model may answer at any turn (``auto``) or must call tools until its last step
+    #: (``required``: tests and evaluations that need a plan from random weights).
+    ask_tool_choice: str = "auto"
     #: Model variables that were set but mean nothing in tiny mode (the app warns about them at start-up).
     ignored_variables: tuple[str, ...] = ()
 
@@ -154,7 +159,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     preload_raw = env.get("FUSION_PRELOAD", "")
     preload = tuple(key.strip() for key in preload_raw.split(",") if key.strip())
     if zero_gpu and not preload_raw.strip():
-        preload = ZERO_GPU_PRELOAD
+        preload = ZERO_GPU_PRELOAD + (("assistant",) if _flag(env, "FUSION_ASK", default=True) else ())
     model_ids = {role: env.get(var, "").strip() or default for role, (var, default) in DEFAULT_MODEL_IDS.items()}
     models = _choice(env, "FUSION_MODELS", "hub", ("hub", "tiny"))
     set_variables = tuple(var for var, _default in DEFAULT_MODEL_IDS.values() if env.get(var, "").strip())
@@ -183,6 +188,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         mcp_server=env.get("FUSION_MCP", "").strip().lower() in {"1", "true"},
         generation_rate=_rate(env, "FUSION_GENERATION_RATE", SPACES_GENERATION_RATE if on_spaces else None),
         trust_forwarded_for=_flag(env, "FUSION_TRUST_FORWARDED_FOR", default=on_spaces),
+        ask=_flag(env, "FUSION_ASK", default=True),
         ignored_variables=set_variables if models == "tiny" else (),
     )
 

@@ -218,7 +218,7 @@ UNTRANSLATED = frozenset(
         "CLIP ViT-B/32", "CLIP ViT-L/14", "Stable Diffusion 1.5", "SD-Turbo", "ControlNet Canny (SD 1.5)",
         "DPM++ 2M", "DPM++ 2M Karras", "Euler a", "Euler", "DDIM", "UniPC", "txt2img", "img2img",
         "a photography of", "What colour is the car?", "a photo of a red house by a lake, golden hour",
-        "blurry, low quality", "cat, dog, car",
+        "blurry, low quality", "cat, dog, car", "Find the edges of this photo · 这张图片里有什么？",
     }
 )
 
@@ -242,6 +242,18 @@ INTERFACE: dict[str, str] = {
     "Classification": "分类",
     "Fusion": "融合",
     "System": "系统",
+    "Chat": "对话",
+    "Message": "消息",
+    "Image (optional)": "图像（可选）",
+    "Send": "发送",
+    "New chat": "新对话",
+    "Examples (English and Chinese)": "示例（英文和中文）",
+    "Type what you want, in English or Chinese, with or without an image. A small language model running here "
+    "picks the app's tools, runs them and shows every step: open a step to see what it was given and what came "
+    "back.": (
+        "用中文或英文输入你想做的事，可以附带图像，也可以不附带。一个在这里运行的小型语言模型会挑选本应用的工具、"
+        "运行它们并展示每一步：展开某一步即可看到它收到了什么、返回了什么。"
+    ),
     "Edges → generate": "边缘 → 生成",
     "Classify this": "分类此图",
     "Caption this": "为此图生成标题",
@@ -875,6 +887,15 @@ MESSAGES: dict[str, str] = {
     "The Ask assistant must be a Qwen2.5 or Qwen3 instruct model, not a {model_type} model: set "
     "FUSION_ASSISTANT_MODEL to one.": (
         "Ask 助手必须是 Qwen2.5 或 Qwen3 指令模型，而不是 {model_type} 模型：请将 FUSION_ASSISTANT_MODEL 设为其中之一。"
+    ),
+    "Used tool: {tool}": "使用了工具：{tool}",
+    "Arguments: {arguments}": "参数：{arguments}",
+    "Result: {outcome}": "结果：{outcome}",
+    "(The assistant finished without a written answer: the steps above are what it did.)": (
+        "（助手没有写出回答就结束了：上面的步骤就是它所做的。）"
+    ),
+    "This chat already holds {count} images: start a new chat to add more.": (
+        "这个对话已经有 {count} 张图像：请开始新对话再添加。"
     ),
     # Hardening (issue 15): the file gate, the decoder's memory cap, the queue's door, model-load failures
     "No {what} was given: upload a picture (PNG, JPEG, WebP, ...).": (
