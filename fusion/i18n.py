@@ -43,6 +43,7 @@ from typing import Any
 import gradio as gr
 from gradio.i18n import I18nData
 
+from fusion.messages import Lines, Message
 from fusion.ui.requests import current_request, request_header
 
 ENGLISH = "en"
@@ -95,10 +96,26 @@ def localized(text: str) -> str:
 
 
 def translate(text: str, language: str) -> str:
-    """English ``text`` (a catalogue entry or a message matching a template) in ``language``."""
+    """English ``text`` (a :class:`~fusion.messages.Message`, a catalogue entry or a message matching a template)
+    in ``language``."""
     if language != CHINESE or not text:
         return text
+    if isinstance(text, Lines):
+        return "\n".join(translate(item, language) for item in text.items)
+    if isinstance(text, Message):
+        chinese = INTERFACE.get(text.template) or MESSAGES.get(text.template) or FRAGMENTS.get(text.template)
+        if chinese is not None:
+            return chinese.format(**{name: _value(value, language) for name, value in text.values.items()})
     return _to_chinese(text)
+
+
+def _value(value: Any, language: str) -> Any:
+    """A message's value in ``language``: messages and catalogue entries are translated, anything else kept."""
+    if isinstance(value, Message | Lines):
+        return translate(value, language)
+    if isinstance(value, str):
+        return INTERFACE.get(value) or FRAGMENTS.get(value) or MESSAGES.get(value) or value
+    return value
 
 
 def current_language() -> str:
