@@ -3,9 +3,10 @@
 Choices worth knowing:
 
 - The cached pipelines are never mutated. Each call borrows a light pipeline object around the cached
-  components with a scheduler of its own (``from_config``; see :class:`_PipelinePool`), so concurrent calls
-  never share scheduler state. The pipeline stops at latents and we decode them with the same VAE call it
-  makes (one image at a time and tiled above :data:`TILED_DECODE_AREA`, without touching the VAE's flags).
+  components with a scheduler of its own (``from_config``; see :func:`borrow_pipeline`), so concurrent calls
+  never share scheduler state. Speed-ups are the cache's, applied once when a pipeline loads. The pipeline
+  stops at latents and we decode them with the same VAE call it makes (one image at a time and tiled above
+  :data:`TILED_DECODE_AREA`, without touching the VAE's flags).
 - Seeds: image ``k`` of a batch uses its own CPU ``torch.Generator`` seeded ``seed + k`` (A1111's
   convention), so each image of a batch can be regenerated alone from the seed in its PNG, on any device (up
   to the rounding of batched floating-point kernels: a level or so on a few pixels).
@@ -33,9 +34,7 @@ import secrets
 import threading
 import time
 import unicodedata
-import weakref
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +43,6 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from PIL.PngImagePlugin import PngInfo
 
-from fusion import acceleration
 from fusion.numbers import finite_number
 
 if TYPE_CHECKING:
@@ -505,35 +503,18 @@ def _on_weights_device(pipeline_class: type) -> type:
     return type(pipeline_class.__name__, (pipeline_class,), {"_execution_device": device})
 
 
-class _PipelinePool:
-    """Built pipelines kept for reuse, each lent to one call at a time (a pipeline, its scheduler and its
-    tokenizer hold per-call state, so they are never shared by concurrent calls).
+def borrow_pipeline(cache: ModelCache, options: GenerationOptions, *, controlled: bool) -> Any:
+    """A pipeline for resolved ``options``, lent by the cache to one call at a time (a pipeline, its scheduler and
+    its tokenizer hold per-call state, so they are never shared by concurrent calls).
 
-    Building one costs a millisecond or more of CPU (the scheduler's ``from_config``, a tokenizer copy),
-    which matters for one-step SD-Turbo. Pools are keyed weakly by the cached base pipeline: when the cache
-    evicts it, its pooled pipelines go too, and with them the last references to its weights.
+    Building one costs a millisecond or more of CPU (the scheduler's ``from_config``, a tokenizer copy), which
+    matters for one-step SD-Turbo, so the cache keeps them for reuse; it drops them with the base model or the
+    ControlNet they were built around, and with them the last references to those weights.
     """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._free: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], list[Any]]] = weakref.WeakKeyDictionary()
-
-    @contextmanager
-    def borrow(self, base: Any, options: GenerationOptions, controlnet: Any = None) -> Iterator[Any]:
-        key = (options.model, options.scheduler, options.init_image is None, id(controlnet))
-        with self._lock:
-            free = self._free.setdefault(base, {}).setdefault(key, [])
-            pipe = free.pop() if free else None
-        if pipe is None:
-            pipe = build_pipeline(base, options, controlnet)
-        try:
-            yield pipe
-        finally:
-            with self._lock:
-                self._free.setdefault(base, {}).setdefault(key, []).append(pipe)
-
-
-_pipelines = _PipelinePool()
+    depends_on = (options.model, CONTROLNET_KEY) if controlled else (options.model,)
+    key = (options.scheduler, options.init_image is None)
+    build = lambda base, controlnet=None: build_pipeline(base, options, controlnet)  # noqa: E731
+    return cache.borrow("pipeline", key, build, depends_on=depends_on)
 
 
 def decode_latents(pipe: Any, latents: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
@@ -720,12 +701,8 @@ def generate(
         models = dict(zip(keys, held if len(keys) > 1 else (held,), strict=True))
         base = models[preset.key]
         resolved, notices = normalise_options(options, native_size=native_size(base))
-        acceleration.ensure(base, acceleration.for_settings(cache.settings))
-        if options.safety_checker:
-            checked_like = acceleration.current(base) or acceleration.NATIVE  # like the pipeline it checks
-            acceleration.ensure_safety_checker(models[SAFETY_KEY].model, checked_like)
         seeds = image_seeds(resolved.seed, resolved.num_images)
-        with _pipelines.borrow(base, resolved, models.get(CONTROLNET_KEY)) as pipe:
+        with borrow_pipeline(cache, resolved, controlled=CONTROLNET_KEY in models) as pipe:
             notices += prompt_notices(pipe.tokenizer, resolved) + _resize_notice(options, resolved)
             preview = _previewer(models[PREVIEW_KEY], pipe) if on_step is not None else None
             watcher = _StepWatcher(

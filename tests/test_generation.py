@@ -117,8 +117,8 @@ def test_concurrent_calls_share_weights_but_no_per_call_state(tiny_cache: ModelC
     base = tiny_cache.get("sd15")
     resolved, _ = generation.normalise_options(GenerationOptions(), native_size=64)
     with (
-        generation._pipelines.borrow(base, resolved) as first,
-        generation._pipelines.borrow(base, resolved) as second,
+        generation.borrow_pipeline(tiny_cache, resolved, controlled=False) as first,
+        generation.borrow_pipeline(tiny_cache, resolved, controlled=False) as second,
     ):
         assert first.unet is second.unet is base.unet
         assert len({id(first.tokenizer), id(second.tokenizer), id(base.tokenizer)}) == 3
