@@ -245,38 +245,41 @@ class ModelCache:
         keep: int | None = None,
     ) -> Iterator[T]:
         """Lend an object derived from models (a pipeline around their components, a recorded CUDA graph) to one
-        caller at a time.
+        caller at a time, inside the caller's :meth:`use` of those models (which keeps them resident meanwhile).
 
-        The models ``depends_on`` names are held for the loan, as by :meth:`use`. A free object of this ``kind``
-        and ``key`` is reused, else ``build(*models)`` makes one. Its own bytes (``size(value)``, by default those
-        of its tensors the models do not hold) count in the budget and in :meth:`stats`, and it is dropped with any
-        of the models. ``keep`` caps the free objects of this kind per set of models (least recently used go first).
+        A free object of this ``kind`` and ``key`` is reused, else ``build(*models)`` makes one from the models
+        ``depends_on`` names. Its own bytes (``size(value)``, by default those of its tensors the models do not
+        hold) count in the budget and in :meth:`stats`, and it is dropped with any of the models. ``keep`` caps the
+        free objects of this kind per set of models (least recently used go first). A model that is not held
+        raises ``KeyError``.
         """
         depends_on = tuple(depends_on)
-        with self.use(*depends_on) as held:
-            models = held if len(depends_on) > 1 else (held,)
+        with self._lock:
+            for name in depends_on:
+                if not self._entry(name).in_use:
+                    raise KeyError(name)
+            models = tuple(self._entries[name].model for name in depends_on)
+            derived = next(
+                (
+                    item
+                    for item in self._derived
+                    if not item.in_use and (item.kind, item.key, item.depends_on) == (kind, key, depends_on)
+                ),
+                None,
+            )
+            if derived is not None:
+                derived.in_use = True
+        if derived is None:
+            value = build(*models)
+            own = size(value) if size is not None else module_bytes(value, excluding=models)
+            derived = _Derived(kind, key, depends_on, value, own)
             with self._lock:
-                derived = next(
-                    (
-                        item
-                        for item in self._derived
-                        if not item.in_use and (item.kind, item.key, item.depends_on) == (kind, key, depends_on)
-                    ),
-                    None,
-                )
-                if derived is not None:
-                    derived.in_use = True
-            if derived is None:
-                value = build(*models)
-                own = size(value) if size is not None else module_bytes(value, excluding=models)
-                derived = _Derived(kind, key, depends_on, value, own)
-                with self._lock:
-                    self._derived.append(derived)
-                self._make_room(0)
-            try:
-                yield derived.value
-            finally:
-                self._give_back(derived, keep)
+                self._derived.append(derived)
+            self._make_room(0)
+        try:
+            yield derived.value
+        finally:
+            self._give_back(derived, keep)
 
     def run(self, fn: Callable[[], T]) -> T:
         """Run a model call; on out-of-memory free what is not in use, empty the CUDA cache and retry once."""
@@ -544,7 +547,7 @@ class ModelCache:
 
     def _drop(self, key: str) -> bool:
         """Forget a model and everything derived from it (caller holds the lock). Nothing derived from it is on
-        loan: a loan holds its models, and a model in use is never dropped."""
+        loan: loans are made inside a :meth:`use` of their models, and a model in use is never dropped."""
         entry = self._entries[key]
         if not entry.resident or entry.in_use:
             return False

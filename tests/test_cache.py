@@ -479,32 +479,43 @@ def test_borrowed_objects_are_lent_one_at_a_time_counted_and_dropped_with_their_
         return copy.deepcopy(model)
 
     with (
+        cache.use("a") as model,
         cache.borrow("copy", 1, copy_of, depends_on=("a",)) as first,
         cache.borrow("copy", 1, copy_of, depends_on=("a",)) as second,
     ):
         assert first is not second, "one caller at a time"
-        assert stats_of(cache, "a").in_use == 2, "a loan holds its model"
-    with cache.borrow("copy", 1, copy_of, depends_on=("a",)) as again:
+        assert stats_of(cache, "a").in_use == 1, "a loan is part of the call that holds the model"
+    with cache.use("a"), cache.borrow("copy", 1, copy_of, depends_on=("a",)) as again:
         assert again in (first, second), "a free one is reused"
-    assert built == [cache.get("a")] * 2, "built from the cached model"
+    assert built == [model, model], "built from the cached model"
     stats = cache.stats()
     assert stats.derived == (DerivedStats("copy", ("a",), count=2, in_use=0, bytes=2 * AUTOENCODER_BYTES),)
     assert (stats_of(cache, "a").derived, stats_of(cache, "a").derived_bytes) == (2, 2 * AUTOENCODER_BYTES)
     assert stats.used_bytes == cache.used_bytes() == 3 * AUTOENCODER_BYTES
-    with cache.borrow("view", 1, lambda model: SimpleNamespace(components={"model": model}), depends_on=("a",)):
+    view = lambda model: SimpleNamespace(components={"model": model})  # noqa: E731
+    with cache.use("a"), cache.borrow("view", 1, view, depends_on=("a",)):
         assert cache.stats().derived[-1].bytes == 0, "what shares the model's weights costs nothing more"
-    with cache.borrow("copy", 2, copy_of, depends_on=("a",), keep=1) as last:
+    with cache.use("a"), cache.borrow("copy", 2, copy_of, depends_on=("a",), keep=1) as last:
         last = weakref.ref(last)
     assert sorted((d.kind, d.count) for d in cache.stats().derived) == [("copy", 1), ("view", 1)], "keep=1 trims"
-    del first, second, again
+    del model, first, second, again
     assert cache.evict("a")
     gc.collect()
     assert last() is None and cache.stats().derived == ()
 
 
+def test_only_held_models_lend_what_is_derived_from_them(built_dir: Path) -> None:
+    """A loan is made inside a ``use`` of its models, so that they stay resident while it lasts."""
+    cache = make_cache(built_dir)
+    cache.get("a")
+    with pytest.raises(KeyError, match="a"), cache.borrow("copy", 1, copy.deepcopy, depends_on=("a",)):
+        pass
+    assert cache.stats().derived == ()
+
+
 def test_derived_bytes_count_in_the_budget(built_dir: Path) -> None:
     cache = make_cache(built_dir, budget=int(2.5 * AUTOENCODER_BYTES))
-    with cache.borrow("copy", 1, copy.deepcopy, depends_on=("a",)) as twin:
+    with cache.use("a"), cache.borrow("copy", 1, copy.deepcopy, depends_on=("a",)) as twin:
         twin = weakref.ref(twin)
     cache.get("b")  # a, its copy and b would take 3 model sizes: a goes, and its copy with it
     gc.collect()
@@ -512,14 +523,17 @@ def test_derived_bytes_count_in_the_budget(built_dir: Path) -> None:
     assert cache.used_bytes() == AUTOENCODER_BYTES
 
 
-def test_a_failed_build_keeps_nothing_and_releases_the_models(built_dir: Path) -> None:
+def test_a_failed_build_keeps_nothing(built_dir: Path) -> None:
     cache = make_cache(built_dir)
 
     def failing(*_models: Any) -> Any:
         raise RuntimeError("could not record")
 
-    loan = cache.borrow("graph", 1, failing, depends_on=("a", "vision"))
-    with pytest.raises(RuntimeError, match="could not record"), loan:
+    with (
+        pytest.raises(RuntimeError, match="could not record"),
+        cache.use("a", "vision"),
+        cache.borrow("graph", 1, failing, depends_on=("a", "vision")),
+    ):
         pass
     assert [stats_of(cache, key).in_use for key in ("a", "vision")] == [0, 0] and cache.stats().derived == ()
 

@@ -114,9 +114,9 @@ def test_concurrent_calls_give_the_images_of_sequential_ones(tiny_cache: ModelCa
 def test_concurrent_calls_share_weights_but_no_per_call_state(tiny_cache: ModelCache) -> None:
     """A shared fast tokenizer's padding state races between threads (seen as mismatched prompt embeddings),
     as would a shared scheduler's step state."""
-    base = tiny_cache.get("sd15")
     resolved, _ = generation.normalise_options(GenerationOptions(), native_size=64)
     with (
+        tiny_cache.use("sd15") as base,
         generation.borrow_pipeline(tiny_cache, resolved, controlled=False) as first,
         generation.borrow_pipeline(tiny_cache, resolved, controlled=False) as second,
     ):

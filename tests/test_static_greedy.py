@@ -134,21 +134,23 @@ def test_recorded_graphs_are_kept_counted_and_dropped_by_the_cache(
 
     monkeypatch.setattr(static_greedy, "CapturedCall", Recording)
     cache = ModelCache(tiny_settings)
-    bundle = cache.get("caption")
     keeper = static_greedy.kept_by(cache, "caption")
+    with cache.use("caption") as bundle:
 
-    def replayed(pixel_values: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return greedy_caption_ids(bundle.model, pixel_values, max_new_tokens=5, cuda_graphs=True, keeper=keeper)
+        def replayed(pixel_values: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return greedy_caption_ids(
+                    bundle.model, pixel_values, max_new_tokens=5, cuda_graphs=True, keeper=keeper
+                )
 
-    for count in (1, 1, 2, 3, 1, 2, 3):
-        inputs = bundle.processor(images=pictures[:count], return_tensors="pt")
-        expected, _ = both(bundle.model, inputs, max_new_tokens=5)
-        assert torch.equal(replayed(inputs["pixel_values"]), expected)
-    assert len(recordings) == 6, "a vision and a decoder graph per batch size, each recorded once"
-    graphs = [derived for derived in cache.stats().derived if derived.kind == "CUDA graph"]
-    assert [(graph.models, graph.count, graph.bytes) for graph in graphs] == [(("caption",), 6, 6000)]
-    for count in (4, 5):  # beyond MAX_GRAPHS_PER_MODEL, the least recently used go
-        replayed(bundle.processor(images=(pictures * 2)[:count], return_tensors="pt")["pixel_values"])
-    assert cache.stats().derived[0].count == static_greedy.MAX_GRAPHS_PER_MODEL
+        for count in (1, 1, 2, 3, 1, 2, 3):
+            inputs = bundle.processor(images=pictures[:count], return_tensors="pt")
+            expected, _ = both(bundle.model, inputs, max_new_tokens=5)
+            assert torch.equal(replayed(inputs["pixel_values"]), expected)
+        assert len(recordings) == 6, "a vision and a decoder graph per batch size, each recorded once"
+        graphs = [derived for derived in cache.stats().derived if derived.kind == "CUDA graph"]
+        assert [(graph.models, graph.count, graph.bytes) for graph in graphs] == [(("caption",), 6, 6000)]
+        for count in (4, 5):  # beyond MAX_GRAPHS_PER_MODEL, the least recently used go
+            replayed(bundle.processor(images=(pictures * 2)[:count], return_tensors="pt")["pixel_values"])
+        assert cache.stats().derived[0].count == static_greedy.MAX_GRAPHS_PER_MODEL
     assert cache.evict("caption") and cache.stats().derived == ()
