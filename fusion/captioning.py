@@ -223,8 +223,15 @@ def uses_cuda_graphs(settings: Settings, device: torch.device, options: CaptionO
     return settings.caption_graphs and not settings.zero_gpu and device.type == "cuda" and options.mode == "greedy"
 
 
-def _generate(bundle: ModelBundle, inputs: Any, options: CaptionOptions, cuda_graphs: bool) -> torch.Tensor:
-    """Token ids from the CUDA-graph loop where it applies and records, else from transformers' ``generate``."""
+def _generate(
+    bundle: ModelBundle,
+    inputs: Any,
+    options: CaptionOptions,
+    cuda_graphs: bool,
+    keeper: static_greedy.GraphKeeper | None = None,
+) -> torch.Tensor:
+    """Token ids from the CUDA-graph loop where it applies and records (its graphs kept by ``keeper``), else from
+    transformers' ``generate``."""
     if cuda_graphs and static_greedy.can_record(bundle.model):
         try:
             return static_greedy.greedy_caption_ids(
@@ -236,6 +243,7 @@ def _generate(bundle: ModelBundle, inputs: Any, options: CaptionOptions, cuda_gr
                 repetition_penalty=options.repetition_penalty,
                 no_repeat_ngram_size=options.no_repeat_ngram_size,
                 cuda_graphs=True,
+                keeper=keeper,
             )
         except static_greedy.RecordingError as error:
             log.warning("Captions go through generate from now on: %s", error)
@@ -254,15 +262,13 @@ def caption(
     seed = options.seed if options.mode == "sampling" else None
     step = options.num_candidates
     captions: list[tuple[str, ...]] = []
-    with (
-        cache.use(CAPTION_MODEL_KEYS[options.model]) as bundle,
-        _seeded(seed, bundle.model.device),
-        torch.inference_mode(),
-    ):
+    key = CAPTION_MODEL_KEYS[options.model]
+    keeper = static_greedy.kept_by(cache, key)
+    with cache.use(key) as bundle, _seeded(seed, bundle.model.device), torch.inference_mode():
         graphs = uses_cuda_graphs(cache.settings, bundle.model.device, options)
         for batch in _batches(pictures, options.batch_size):
             inputs = _inputs(bundle, batch, prefix)
-            ids = cache.run(lambda inputs=inputs: _generate(bundle, inputs, options, graphs))
+            ids = cache.run(lambda inputs=inputs: _generate(bundle, inputs, options, graphs, keeper))
             texts = bundle.processor.batch_decode(ids, skip_special_tokens=True)
             captions += [tuple(texts[i : i + step]) for i in range(0, len(texts), step)]
     return CaptionResult(captions=tuple(captions), notices=notices)

@@ -1,9 +1,10 @@
-"""Model keys -> how to load each one, its tiny twin, its size.
+"""Model keys -> how to load each one, what to do to it once loaded, its tiny twin, its size.
 
 Loaders are plain functions ``(source, device, dtype) -> model`` that call the libraries' own ``from_pretrained``
 with safetensors only and never ``trust_remote_code``. A source is a Hub id or a local folder; in tiny mode it is
 the folder that :mod:`fusion.tiny` wrote, so the tiny twins go through exactly the same code as the real models.
-Heavy libraries are imported inside the loaders: importing this module loads nothing.
+Load hooks (``ModelSpec.prepare``) are plain functions ``(model, settings) -> None`` too. Heavy libraries are
+imported inside the loaders and hooks: importing this module loads nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fusion import acceleration
+
 if TYPE_CHECKING:
     import torch
+
+    from fusion.config import Settings
 
 GB = 1 << 30
 MB = 1 << 20
@@ -44,6 +49,11 @@ class ModelSpec:
     hub_files: tuple[str, ...]
     #: Whether the Hub repo publishes an ``fp16`` weight variant.
     has_fp16_variant: bool = False
+    #: The load hook: ``prepare(model, settings)`` runs once, right after the loader, with the loaded model and the
+    #: app's settings, before the cache counts the model's bytes. Whatever changes a model in place to make it
+    #: faster (attention processors, fused projections, compilation, an ahead-of-time compiled package) goes here,
+    #: never into a request. It returns nothing; an exception fails the load as a loader's would.
+    prepare: Callable[[Any, Settings], None] | None = None
 
     def build_tiny(self, folder: Path) -> None:
         """Write this model's tiny random-weight twin into ``folder``."""
@@ -179,6 +189,7 @@ REGISTRY: dict[str, ModelSpec] = {
             int(2.2 * GB),
             _PIPELINE_FILES,
             has_fp16_variant=True,
+            prepare=acceleration.prepare_pipeline,
         ),
         ModelSpec(
             "sd-turbo",
@@ -188,6 +199,7 @@ REGISTRY: dict[str, ModelSpec] = {
             int(2.6 * GB),
             _PIPELINE_FILES,
             has_fp16_variant=True,
+            prepare=acceleration.prepare_pipeline,
         ),
         ModelSpec(
             "controlnet-canny",
@@ -213,6 +225,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.diffusion:build_safety_checker",
             int(0.61 * GB),
             ("*.json", "model.safetensors"),
+            prepare=acceleration.prepare_safety_checker,
         ),
         ModelSpec(
             "assistant",
