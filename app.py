@@ -26,14 +26,11 @@ from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
 from fusion import captioning, flows, generation, images
-from fusion.agent.loop import AskOptions, ask
-from fusion.agent.tools import build_tools
 from fusion.allocator import fix_mmap_threshold
 from fusion.cache import ModelCache, get_cache
 from fusion.classification import evaluation, hybrid, zeroshot
 from fusion.config import Settings, get_settings
 from fusion.i18n import I18N, english_api_labels, t
-from fusion.ui import ask as ask_ui
 from fusion.ui import captioning as captioning_ui
 from fusion.ui import classification as classification_ui
 from fusion.ui import features as features_ui
@@ -114,8 +111,7 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
                 fusion_sends = SendButtons.row("fusion", "Use as img2img input", "Classify this", "Caption this")
             if settings.ask:
                 with gr.Tab(t("Ask"), id="ask"):
-                    options = AskOptions(tool_choice=settings.ask_tool_choice)
-                    ask_ui.build(settings, ask_fn=partial(ask, tools=build_tools(cache), cache=cache, options=options))
+                    build_ask_tab(settings, cache)
             with gr.Tab(t("System"), id="system") as system_tab:
                 system = system_ui.build(
                     settings,
@@ -154,6 +150,16 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
     )
     Door.for_settings(settings).install(demo)
     return demo
+
+
+def build_ask_tab(settings: Settings, cache: ModelCache) -> None:
+    """The Ask tab, imported only when it is on: its planner brings transformers and xgrammar with it."""
+    from fusion.agent.loop import AskOptions, ask
+    from fusion.agent.tools import build_tools
+    from fusion.ui import ask as ask_ui
+
+    options = AskOptions(tool_choice=settings.ask_tool_choice)
+    ask_ui.build(settings, ask_fn=partial(ask, tools=build_tools(cache), cache=cache, options=options))
 
 
 def launch_options(settings: Settings, space: housekeeping.TempSpace | None = None) -> dict[str, Any]:

@@ -30,7 +30,8 @@ def test_memory_budget_sizes(raw: str, expected: int | None) -> None:
 
 
 def test_zero_gpu_preloads_the_defaults_unless_told_otherwise() -> None:
-    assert settings_from_env({"SPACES_ZERO_GPU": "true"}).preload == ZERO_GPU_PRELOAD
+    assert settings_from_env({"SPACES_ZERO_GPU": "true"}).preload == (*ZERO_GPU_PRELOAD, "assistant")
+    assert settings_from_env({"SPACES_ZERO_GPU": "true", "FUSION_ASK": "0"}).preload == ZERO_GPU_PRELOAD
     assert settings_from_env({"SPACES_ZERO_GPU": "true", "FUSION_PRELOAD": "clip"}).preload == ("clip",)
     assert settings_from_env({"SYSTEM": "spaces"}).server_name == "0.0.0.0"
 

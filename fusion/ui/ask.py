@@ -22,12 +22,12 @@ import gradio as gr
 
 from fusion.agent.loop import Answered, Conversation, Event, Planned, Ran, Stopped
 from fusion.config import Settings
+from fusion.generation import StopSignals
 from fusion.gpu import gpu_task
 from fusion.i18n import localized, plain_example_table, t
 from fusion.ui.admission import rate_limited
 from fusion.ui.common import GPU_CONCURRENCY_ID, GPU_CONCURRENCY_LIMIT, current_session, decode_upload, reports_errors
 from fusion.ui.files import result_file
-from fusion.ui.generation import StopSignals
 
 #: ``fusion.agent.ask`` bound to the tools and the cache: (conversation, message, image, cancel=...) -> events.
 AskFn = Callable[..., Iterator[Event]]
