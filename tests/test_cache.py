@@ -704,6 +704,12 @@ def use_every_model(cache: ModelCache) -> None:
     captioning.answer(picture, "What colour is it?", cache=cache)
     for key in ("clip", "clip-large"):
         cache.get(key)
+    from fusion.agent.planner import plan_turn
+    from fusion.agent.tools import build_tools
+
+    tools = list(build_tools(cache).values())[:3]
+    system = {"role": "system", "content": "Use the tools."}
+    plan_turn([system, {"role": "user", "content": "edges"}], tools, ("image-1",), cache=cache, choice="required")
     assert resident_keys(cache) == set(REGISTRY)
 
 

@@ -15,12 +15,12 @@ allows any (a random model otherwise wanders in blanks).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
 import threading
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -175,19 +175,11 @@ def turn_grammar(
     return StructuralTag(format=calls if choice == "required" else OrFormat(elements=[calls, answer]))
 
 
-_compilers: weakref.WeakKeyDictionary[Any, xgr.GrammarCompiler] = weakref.WeakKeyDictionary()
-_compilers_lock = threading.Lock()
-
-
 def grammar_compiler(bundle: ModelBundle) -> xgr.GrammarCompiler:
-    """One compiler (and its cache of compiled grammars) per loaded tokenizer."""
-    tokenizer = bundle.processor
-    with _compilers_lock:
-        compiler = _compilers.get(tokenizer)
-        if compiler is None:
-            info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=bundle.model.config.vocab_size)
-            compiler = _compilers[tokenizer] = xgr.GrammarCompiler(info)
-        return compiler
+    """A compiler (and its cache of compiled grammars) for a loaded tokenizer; :func:`plan_turns` keeps one per
+    model with the model cache, which drops it with the model (its host memory, a few MB, is not counted)."""
+    info = xgr.TokenizerInfo.from_huggingface(bundle.processor, vocab_size=bundle.model.config.vocab_size)
+    return xgr.GrammarCompiler(info)
 
 
 # --------------------------------------------------------------------------------------------- decoding
@@ -221,50 +213,40 @@ def prompt_inputs(bundle: ModelBundle, messages: Sequence[Mapping[str, Any]], sc
     ).to(bundle.model.device)
 
 
-class _PrefixCache:
-    """The attention cache of the system turn and the tool list, computed once per model and copied per turn.
+#: Tool-list prefixes kept per model: the English and the Chinese system turn.
+PREFIXES_KEPT = 2
+
+
+@dataclass(frozen=True)
+class ToolListPrefix:
+    """The token ids of the system turn and the tool list, and the attention cache computed over them."""
+
+    ids: torch.Tensor
+    past: DynamicCache
+
+
+def tool_list_prefix(bundle: ModelBundle, system: Mapping[str, Any], schemas: Sequence[Any]) -> ToolListPrefix:
+    """The token ids and the attention cache of the system turn and the tool list, computed once per model and
+    language and kept by the model cache (copied for each turn: never generate into it).
 
     That prefix is the same in every turn of every conversation in one language and is most of the prompt (the
-    tool list is thousands of tokens), so a turn prefills only its own messages. Entries die with the model they
-    were computed on (a weak key), so eviction frees them; each holds about 112 KiB per prefix token for
-    Qwen3-1.7B in bfloat16. The two most recent prefixes (English and Chinese system turns) are kept.
+    tool list is thousands of tokens), so a turn prefills only its own messages. It holds about 112 KiB per prefix
+    token for Qwen3-1.7B in bfloat16, counted in the cache's budget and dropped with the model.
     """
-
-    KEPT = 2
-
-    def __init__(self) -> None:
-        self._entries: weakref.WeakKeyDictionary[Any, dict[str, tuple[torch.Tensor, DynamicCache]]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._lock = threading.Lock()
-
-    def get(
-        self, bundle: ModelBundle, system: Mapping[str, Any], schemas: Sequence[Any]
-    ) -> tuple[torch.Tensor, DynamicCache]:
-        """The prefix's token ids and its cache (shared: copy it before generating)."""
-        key = json.dumps([system, list(schemas)], sort_keys=True)
-        with self._lock:
-            entries = self._entries.setdefault(bundle.model, {})
-            if key not in entries:
-                entries[key] = self._compute(bundle, system, schemas)
-                while len(entries) > self.KEPT:
-                    entries.pop(next(iter(entries)))
-            return entries[key]
-
-    @staticmethod
-    def _compute(
-        bundle: ModelBundle, system: Mapping[str, Any], schemas: Sequence[Any]
-    ) -> tuple[torch.Tensor, DynamicCache]:
-        prefix = bundle.processor.apply_chat_template(
-            [dict(system)], tools=list(schemas), tokenize=True, return_dict=True, return_tensors="pt"
-        )["input_ids"].to(bundle.model.device)
-        cache = DynamicCache(config=bundle.model.config)
-        with torch.inference_mode():
-            bundle.model(input_ids=prefix, cache=cache, use_cache=True)
-        return prefix[0], cache
+    prefix = bundle.processor.apply_chat_template(
+        [dict(system)], tools=list(schemas), tokenize=True, return_dict=True, return_tensors="pt"
+    )["input_ids"].to(bundle.model.device)
+    past = DynamicCache(config=bundle.model.config)
+    with torch.inference_mode():
+        bundle.model(input_ids=prefix, cache=past, use_cache=True)
+    return ToolListPrefix(prefix[0], past)
 
 
-_prefixes = _PrefixCache()
+def prefix_bytes(prefix: ToolListPrefix) -> int:
+    """The bytes of a :func:`tool_list_prefix`: its token ids and every layer's keys and values."""
+    layers = prefix.past.layers
+    tensors = [prefix.ids, *(tensor for layer in layers for tensor in (layer.keys, layer.values) if tensor is not None)]
+    return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
 
 
 @dataclass(frozen=True)
@@ -276,16 +258,17 @@ class TurnRequest:
 
 
 def batch_inputs(
-    bundle: ModelBundle, requests: Sequence[TurnRequest], shown: Sequence[Any]
+    bundle: ModelBundle,
+    requests: Sequence[TurnRequest],
+    shown: Sequence[Any],
+    shared_prefix: ToolListPrefix | None,
 ) -> tuple[torch.Tensor, torch.Tensor, DynamicCache | None]:
     """Input ids, attention mask and cache of a batch: ``[prefix | padding | own messages]`` over a copy of
     the shared prefix's cache when every prompt starts with it, else left-padded prompts and no cache."""
     tokenizer, device = bundle.processor, bundle.model.device
     prompts = [prompt_inputs(bundle, request.messages, shown)["input_ids"][0] for request in requests]
     pad = tokenizer.pad_token_id
-    system = requests[0].messages[0]
-    shared = system["role"] == "system" and all(request.messages[0] == system for request in requests)
-    prefix, cached = _prefixes.get(bundle, system, shown) if shared else (None, None)
+    prefix, cached = (None, None) if shared_prefix is None else (shared_prefix.ids, shared_prefix.past)
     starts_with_prefix = prefix is not None and all(
         len(ids) > len(prefix) and torch.equal(ids[: len(prefix)], prefix) for ids in prompts
     )
@@ -330,9 +313,24 @@ def plan_turns(
         [tool.schema(request.handles) for tool in tools if tool.available(request.handles)] for request in requests
     ]
     shown = [tool.schema() for tool in tools]
-    with cache.use(ASSISTANT_KEY) as bundle:
+    system = requests[0].messages[0]
+    shared = system["role"] == "system" and all(request.messages[0] == system for request in requests)
+    prefix_key = json.dumps([system, shown], sort_keys=True)
+    with (
+        cache.use(ASSISTANT_KEY) as bundle,
+        cache.borrow("grammar compiler", None, grammar_compiler, depends_on=(ASSISTANT_KEY,)) as compiler,
+        cache.borrow(
+            "tool-list prefix",
+            prefix_key,
+            lambda model: tool_list_prefix(model, system, shown),
+            depends_on=(ASSISTANT_KEY,),
+            size=prefix_bytes,
+            keep=PREFIXES_KEPT,
+        )
+        if shared
+        else contextlib.nullcontext() as shared_prefix,
+    ):
         model, tokenizer = bundle.model, bundle.processor
-        compiler = grammar_compiler(bundle)
         compiled = [
             compiler.compile_structural_tag(turn_grammar(model.config.model_type, schemas, choice, options))
             for schemas in runnable
@@ -351,7 +349,7 @@ def plan_turns(
             max_time=None if deadline is None else max(deadline - time.monotonic(), 0.001),
         )
         stop = cancel or threading.Event()
-        input_ids, attention_mask, past = batch_inputs(bundle, requests, shown)
+        input_ids, attention_mask, past = batch_inputs(bundle, requests, shown, shared_prefix)
         with _seeded(options.seed if options.sample else None, model.device), torch.inference_mode():
             output = cache.run(
                 lambda: model.generate(
