@@ -17,6 +17,7 @@ from fusion import gpu  # noqa: F401  (on ZeroGPU `spaces` must be imported befo
 
 # isort: split
 import logging
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,9 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
                 )
             with gr.Tab(t("Text to image"), id="generation"):
                 generator = generation_ui.build(
-                    settings, generate_fn=partial(generation.generate_stream, cache=cache)
+                    settings,
+                    generate_fn=partial(generation.generate_stream, cache=cache),
+                    enhance_fn=prompt_enhancer(cache) if settings.ask else None,
                 )
                 generation_sends = SendButtons.row("generation", "Classify this", "Caption this", "Report card")
                 generation_report = gr.JSON(label=t("Report card of the first result"))
@@ -150,6 +153,13 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
     )
     Door.for_settings(settings).install(demo)
     return demo
+
+
+def prompt_enhancer(cache: ModelCache) -> Callable[[str], str]:
+    """The Ask model's prompt expansion, bound to the cache (imported only when Ask is on)."""
+    from fusion.agent.writing import enhance_prompt
+
+    return partial(enhance_prompt, cache=cache)
 
 
 def build_ask_tab(settings: Settings, cache: ModelCache) -> None:

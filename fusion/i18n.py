@@ -264,6 +264,7 @@ INTERFACE: dict[str, str] = {
     "Image (optional)": "图像（可选）",
     "Send": "发送",
     "New chat": "新对话",
+    "Enhance prompt": "扩写提示词",
     "Examples (English and Chinese)": "示例（英文和中文）",
     "Type what you want, in English or Chinese, with or without an image. A small language model running here "
     "picks the app's tools, runs them and shows every step: open a step to see what it was given and what came "

@@ -8,11 +8,14 @@ running app, and say why in the commit.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 SNAPSHOT = Path(__file__).resolve().parent / "data" / "api_snapshot.json"
+#: Gradio names an output without a label after its component id (``value_326``), which moves with the layout.
+AUTOMATIC_LABEL = re.compile(r"^value_\d+$")
 
 
 def api_shape(api: dict[str, Any]) -> dict[str, Any]:
@@ -30,7 +33,11 @@ def api_shape(api: dict[str, Any]) -> dict[str, Any]:
                 for parameter in endpoint["parameters"]
             ],
             "returns": [
-                {"label": item["label"], "component": item["component"], "python_type": item["python_type"]["type"]}
+                {
+                    "label": AUTOMATIC_LABEL.sub("value_*", item["label"]),
+                    "component": item["component"],
+                    "python_type": item["python_type"]["type"],
+                }
                 for item in endpoint["returns"]
             ],
         }

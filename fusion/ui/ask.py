@@ -26,7 +26,14 @@ from fusion.generation import StopSignals
 from fusion.gpu import gpu_task
 from fusion.i18n import localized, plain_example_table, t
 from fusion.ui.admission import rate_limited
-from fusion.ui.common import GPU_CONCURRENCY_ID, GPU_CONCURRENCY_LIMIT, current_session, decode_upload, reports_errors
+from fusion.ui.common import (
+    GPU_CONCURRENCY_ID,
+    GPU_CONCURRENCY_LIMIT,
+    current_session,
+    decode_upload,
+    reports_errors,
+    wire_stop,
+)
 from fusion.ui.files import result_file
 
 #: ``fusion.agent.ask`` bound to the tools and the cache: (conversation, message, image, cancel=...) -> events.
@@ -172,15 +179,7 @@ def build(settings: Settings, *, ask_fn: AskFn) -> AskPanel:
         concurrency_limit=GPU_CONCURRENCY_LIMIT,
     )
     asking.then(lambda: ("", None), outputs=[message, image], api_visibility="private", queue=False)
-    withdraw = gr.State(0)
-    stop.click(
-        lambda count: gr.skip() if stop_signals.stop(current_session()) else count + 1,
-        inputs=withdraw,
-        outputs=withdraw,
-        api_visibility="private",
-        queue=False,
-    )
-    withdraw.change(None, cancels=[asking], api_visibility="private")
+    wire_stop(stop, asking, stop_signals)
     clear.click(lambda: ([], None), outputs=[chat, conversation], api_visibility="private", queue=False)
     return AskPanel(chat=chat, message=message, image=image)
 

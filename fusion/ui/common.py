@@ -115,3 +115,18 @@ def notices_markdown(notices: Iterable[str]) -> str:
 def model_banner(settings: Settings) -> gr.Markdown:
     """A visible warning in tiny mode; invisible otherwise."""
     return gr.Markdown(t(TINY_BANNER), visible=settings.models == "tiny", elem_classes=["fusion-tiny-banner"])
+
+
+def wire_stop(stop_button: gr.Button, running: Any, stop_signals: Any) -> None:
+    """Stop sets the session's run's stop signal (``fusion.generation.StopSignals``: the run ends after its
+    current step); with no run of the session here, a change of ``withdraw`` cancels the event through Gradio (a
+    queued run, or one in a ZeroGPU worker)."""
+    withdraw = gr.State(0)
+    stop_button.click(
+        lambda count: gr.skip() if stop_signals.stop(current_session()) else count + 1,
+        inputs=withdraw,
+        outputs=withdraw,
+        api_visibility="private",
+        queue=False,
+    )
+    withdraw.change(None, cancels=[running], api_visibility="private")

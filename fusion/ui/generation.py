@@ -59,6 +59,7 @@ from fusion.ui.common import (
     decode_upload,
     notices_markdown,
     reports_errors,
+    wire_stop,
 )
 from fusion.ui.files import accepted_path, result_file
 
@@ -324,6 +325,7 @@ class _Form:
     """The input column's widgets (named as the ``generate`` API's parameters where they are one)."""
 
     prompt: gr.Textbox
+    enhance_button: gr.Button
     negative_prompt: gr.Textbox
     generate_button: gr.Button
     stop_button: gr.Button
@@ -356,13 +358,18 @@ class _Results:
 
 
 def build(
-    settings: Settings, *, generate_fn: GenerateStream, deadline_s: float = DEFAULT_DEADLINE_S
+    settings: Settings,
+    *,
+    generate_fn: GenerateStream,
+    enhance_fn: Callable[[str], str] | None = None,
+    deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> GenerationPanel:
-    """The panel; ``generate_fn`` is ``functools.partial(generation.generate_stream, cache=cache)``."""
+    """The panel; ``generate_fn`` is ``functools.partial(generation.generate_stream, cache=cache)``, ``enhance_fn``
+    the Ask model's prompt expansion (``fusion.agent.writing.enhance_prompt`` bound to the cache), if Ask is on."""
     history_state, selected_state = gr.State([]), gr.State(None)
     with gr.Row():
         with gr.Column(scale=3):
-            form = _form()
+            form = _form(enhance=enhance_fn is not None)
         with gr.Column(scale=4):
             results = _results()
     stop_signals = StopSignals()
@@ -379,8 +386,10 @@ def build(
     )
     history = [results.history, history_state]
     generating.success(add_to_history, [results.gallery, history_state], history, api_visibility="private")
-    _wire_stop(form.stop_button, generating, stop_signals)
+    wire_stop(form.stop_button, generating, stop_signals)
     _wire_helpers(settings, form, results, selected_state)
+    if enhance_fn is not None:
+        _wire_enhance(form, enhance_fn)
     return GenerationPanel(
         prompt=form.prompt,
         negative_prompt=form.negative_prompt,
@@ -399,7 +408,7 @@ def build(
     )
 
 
-def _form() -> _Form:
+def _form(*, enhance: bool) -> _Form:
     """The inputs, showing SD 1.5's defaults until another model is chosen."""
     sd15 = MODELS[DEFAULT_MODEL]
     prompt = gr.Textbox(
@@ -407,6 +416,9 @@ def _form() -> _Form:
         lines=3,
         placeholder="a photo of a red house by a lake, golden hour",
         elem_id="generation-prompt",
+    )
+    enhance_button = gr.Button(
+        t("Enhance prompt"), size="sm", visible=enhance, elem_id="generation-enhance"
     )
     negative_prompt = gr.Textbox(label=t("Negative prompt"), lines=2, placeholder="blurry, low quality")
     with gr.Row():
@@ -456,6 +468,7 @@ def _form() -> _Form:
         restore_file = gr.File(label=t("Drop a PNG generated here"), file_types=[".png"], type="filepath")
     return _Form(
         prompt=prompt,
+        enhance_button=enhance_button,
         negative_prompt=negative_prompt,
         generate_button=generate_button,
         stop_button=stop_button,
@@ -499,20 +512,6 @@ def _results() -> _Results:
     return _Results(preview, gallery, seed_used, parameters, notices, history)
 
 
-def _wire_stop(stop_button: gr.Button, generating: gr.events.Dependency, stop_signals: StopSignals) -> None:
-    """Stop sets the session's run's Stop (it ends after its current step); with no run of the session here, a
-    change of ``withdraw`` cancels the event through Gradio (a queued run, or one in a ZeroGPU worker)."""
-    withdraw = gr.State(0)
-    stop_button.click(
-        lambda count: gr.skip() if stop_signals.stop(current_session()) else count + 1,
-        inputs=withdraw,
-        outputs=withdraw,
-        api_visibility="private",
-        queue=False,
-    )
-    withdraw.change(None, cancels=[generating], api_visibility="private")
-
-
 def _wire_helpers(settings: Settings, form: _Form, results: _Results, selected_state: gr.State) -> None:
     """The private helpers: seeds, model defaults, a result as init image, settings restored from a PNG."""
     private = {"api_visibility": "private"}
@@ -531,3 +530,22 @@ def _wire_helpers(settings: Settings, form: _Form, results: _Results, selected_s
         preprocess=False,
         **private,
     ).success(model_hints, inputs=form.model, outputs=hinted, **private)
+
+
+def _wire_enhance(form: _Form, enhance_fn: Callable[[str], str]) -> None:
+    """"Enhance prompt": the Ask model expands a short description (in any language) into a detailed English prompt,
+    as Fooocus does before it generates; it runs in the GPU lane like every model."""
+
+    @gpu_task(duration=30)
+    @reports_errors
+    def enhance(prompt: str | None) -> str:
+        return enhance_fn("" if prompt is None else str(prompt))
+
+    form.enhance_button.click(
+        enhance,
+        inputs=form.prompt,
+        outputs=form.prompt,
+        api_visibility="private",
+        concurrency_id=GPU_CONCURRENCY_ID,
+        concurrency_limit=GPU_CONCURRENCY_LIMIT,
+    )
