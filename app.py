@@ -16,29 +16,35 @@ OWN_TEMP_DIR = housekeeping.claim_temp_dir()
 from fusion import gpu  # noqa: F401  (on ZeroGPU `spaces` must be imported before torch)
 
 # isort: split
+import logging
+from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
-from fusion import captioning, flows, generation
+from fusion import captioning, flows, generation, images
 from fusion.allocator import fix_mmap_threshold
 from fusion.cache import ModelCache, get_cache
 from fusion.classification import evaluation, hybrid, zeroshot
 from fusion.config import Settings, get_settings
 from fusion.i18n import I18N, english_api_labels, t
-from fusion.ratelimit import RateLimiter
 from fusion.ui import captioning as captioning_ui
 from fusion.ui import classification as classification_ui
 from fusion.ui import features as features_ui
 from fusion.ui import flows as flows_ui
 from fusion.ui import generation as generation_ui
 from fusion.ui import system as system_ui
+from fusion.ui.admission import Door
 from fusion.ui.common import GPU_CONCURRENCY_ID, GPU_CONCURRENCY_LIMIT, model_banner
-from fusion.ui.limits import GenerationGate
+from fusion.ui.http import Hardening
 from fusion.ui.mcp import name_tools_after_endpoints, tolerate_stripped_state_outputs
 from fusion.ui.send import Panels, SendButtons, send_across_fusion, send_between_panels
 
+log = logging.getLogger("fusion")
 TITLE = "fusion: classical vision meets multimodal models"
 INTRO = (
     "Classical features (OpenCV, scikit-image) and large multimodal models (CLIP, BLIP, Stable Diffusion) in one "
@@ -53,14 +59,15 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
     """Build the whole app: every panel wired to the one shared model cache."""
     settings = settings or get_settings()
     cache = cache or get_cache()
+    if settings.ignored_variables:
+        log.warning(
+            "FUSION_MODELS=tiny replaces every model with a random-weight stand-in, so %s %s ignored.",
+            ", ".join(settings.ignored_variables),
+            "is" if len(settings.ignored_variables) == 1 else "are",
+        )
     if settings.preload:
         cache.preload(settings.preload)
-    # One budget per client across every event that runs a diffusion model (FUSION_GENERATION_RATE).
-    admit_generation = (
-        GenerationGate(RateLimiter(settings.generation_rate), trust_forwarded_for=settings.trust_forwarded_for)
-        if settings.generation_rate
-        else None
-    )
+    images.DECODE_BUDGET.set_total(2 * settings.decode_memory)
     # Every 10 minutes, delete the uploads and results this app wrote over an hour ago (all of them at shutdown);
     # without it Gradio's temporary folder only grows. A sweep over 10,000 files takes about 0.14 s.
     with gr.Blocks(title="fusion", delete_cache=DELETE_CACHE) as demo:
@@ -70,7 +77,7 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
             with gr.Tab(t("Classical features"), id="features"):
                 featurer = features_ui.build(settings)
                 features_sends = SendButtons.row(
-                    "Edges → generate", "Classify this", "Caption this", "Use as img2img input"
+                    "features", "Edges → generate", "Classify this", "Caption this", "Use as img2img input"
                 )
             with gr.Tab(t("Captioning"), id="captioning"):
                 captioner = captioning_ui.build(
@@ -81,9 +88,11 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
                 )
             with gr.Tab(t("Text to image"), id="generation"):
                 generator = generation_ui.build(
-                    settings, generate_fn=partial(generation.generate_stream, cache=cache), admit=admit_generation
+                    settings,
+                    generate_fn=partial(generation.generate_stream, cache=cache),
+                    enhance_fn=prompt_enhancer(cache) if settings.ask else None,
                 )
-                generation_sends = SendButtons.row("Classify this", "Caption this", "Report card")
+                generation_sends = SendButtons.row("generation", "Classify this", "Caption this", "Report card")
                 generation_report = gr.JSON(label=t("Report card of the first result"))
             with gr.Tab(t("Classification"), id="classification"):
                 classifier = classification_ui.build(
@@ -101,9 +110,11 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
                     reimagine_fn=partial(flows.reimagine, cache=cache),
                     report_fn=partial(flows.report_card, cache=cache),
                     caption_fn=partial(captioning.caption, cache=cache),
-                    admit=admit_generation,
                 )
-                fusion_sends = SendButtons.row("Use as img2img input", "Classify this", "Caption this")
+                fusion_sends = SendButtons.row("fusion", "Use as img2img input", "Classify this", "Caption this")
+            if settings.ask:
+                with gr.Tab(t("Ask"), id="ask"):
+                    build_ask_tab(settings, cache)
             with gr.Tab(t("System"), id="system") as system_tab:
                 system = system_ui.build(
                     settings,
@@ -134,16 +145,36 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
     english_api_labels(demo)
     if settings.mcp_server:
         tolerate_stripped_state_outputs()
+    # Gradio's own size limit counts both lanes together; the door (fusion/ui/admission.py) keeps each lane's.
     demo.queue(
         api_open=False,
-        max_size=settings.queue_max_size,
+        max_size=2 * settings.queue_max_size,
         default_concurrency_limit=settings.cpu_concurrency,
     )
+    Door.for_settings(settings).install(demo)
     return demo
 
 
-def launch_options(settings: Settings) -> dict[str, Any]:
-    """Launch settings that keep a public or local server tight (see README, "What a public Space exposes")."""
+def prompt_enhancer(cache: ModelCache) -> Callable[[str], str]:
+    """The Ask model's prompt expansion, bound to the cache (imported only when Ask is on)."""
+    from fusion.agent.writing import enhance_prompt
+
+    return partial(enhance_prompt, cache=cache)
+
+
+def build_ask_tab(settings: Settings, cache: ModelCache) -> None:
+    """The Ask tab, imported only when it is on: its planner brings transformers and xgrammar with it."""
+    from fusion.agent.loop import AskOptions, ask
+    from fusion.agent.tools import build_tools
+    from fusion.ui import ask as ask_ui
+
+    options = AskOptions(tool_choice=settings.ask_tool_choice)
+    ask_ui.build(settings, ask_fn=partial(ask, tools=build_tools(cache), cache=cache, options=options))
+
+
+def launch_options(settings: Settings, space: housekeeping.TempSpace | None = None) -> dict[str, Any]:
+    """Launch settings that keep a public or local server tight (see README, "What a public Space exposes");
+    ``space`` is the temporary folder's measured size, when a sweeper measures it."""
     return {
         "server_name": settings.server_name,
         "server_port": settings.server_port,
@@ -159,13 +190,15 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "mcp_server": settings.mcp_server,
         # English and Simplified Chinese, as the browser prefers (fusion/i18n.py).
         "i18n": I18N,
+        # Security headers, a cap on request bodies, uploads refused while the temporary folder is full.
+        "app_kwargs": {"middleware": [Middleware(Hardening, space=space)]},
     }
 
 
 if __name__ == "__main__":
     fix_mmap_threshold()
-    if OWN_TEMP_DIR is not None:
-        every_s, age_s = DELETE_CACHE
-        housekeeping.start_sweeper(OWN_TEMP_DIR, every_s=every_s, age_s=age_s)
     current = get_settings()
-    build_demo(current).launch(**launch_options(current))
+    temp_space = housekeeping.TempSpace(Path(get_upload_folder()), current.temp_max_size)
+    every_s, age_s = DELETE_CACHE
+    housekeeping.start_sweeper(temp_space, own=OWN_TEMP_DIR is not None, every_s=every_s, age_s=age_s)
+    build_demo(current).launch(**launch_options(current, temp_space))

@@ -362,6 +362,8 @@ def measure_compiled(run: Run, cache: ModelCache, model: str, steps: int, mode: 
     call = generate_call(cache, model, steps, run.sizes.side)
     try:
         acceleration.apply(pipe, replace(best, compile=mode))
+        # The app graphs the checker at load when FUSION_COMPILE says so; here the mode changes per variant.
+        acceleration.ensure_safety_checker(cache.get(generation.SAFETY_KEY).model, replace(best, compile=mode))
         first_ms = run.time_once(lambda: call(-100))
         row = run.median(call)
         run.profile(f"{section}: {name}", lambda: call(-200))

@@ -294,8 +294,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(work: Path, tiny_dir: Path | None) -> Server:
-    """``python app.py`` with tiny models on a free loopback port; returns once it answers API clients."""
+def start_server(
+    work: Path, tiny_dir: Path | None, *, root: Path = ROOT, extra_env: dict[str, str] | None = None
+) -> Server:
+    """``python app.py`` (of the checkout at ``root``) with tiny models on a free loopback port, with ``extra_env``
+    on top of the benchmark's environment; returns once it answers API clients."""
     port = _free_port()
     temp_dir, log = work / "gradio-temp", work / "server.log"
     temp_dir.mkdir()
@@ -311,9 +314,10 @@ def start_server(work: Path, tiny_dir: Path | None) -> Server:
     }
     if tiny_dir is not None:
         env["FUSION_TINY_DIR"] = str(tiny_dir)
+    env |= extra_env or {}
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            [sys.executable, "app.py"], cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT
         )
     server = Server(f"http://127.0.0.1:{port}/", process, temp_dir, log)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S

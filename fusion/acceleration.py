@@ -9,6 +9,9 @@ the UNet, the VAE decoder and the safety checker's vision tower with CUDA graphs
 H200 the eager UNet is bound by kernel launches (a replayed CUDA graph of the same call takes 40 % of its
 time), which is why only CUDA graphs pay off there. Compilation cannot be undone: a compiled UNet keeps its
 mode for life.
+
+The app applies them once per loaded copy, through the registry's load hooks (:func:`prepare_pipeline`,
+:func:`prepare_safety_checker`), never while serving a request; ``benchmarks/gpu.py`` calls :func:`apply` itself.
 """
 
 from __future__ import annotations
@@ -87,8 +90,21 @@ def apply(pipe: Any, acceleration: Acceleration) -> None:
         _applied[unet] = acceleration
 
 
+def prepare_pipeline(pipe: Any, settings: Settings) -> None:
+    """The Stable Diffusion pipelines' load hook: the app's acceleration, on a CUDA GPU. Nothing is done where it
+    would change nothing (:data:`NATIVE`, as on ZeroGPU, whose models are loaded before a GPU is attached)."""
+    wanted = for_settings(settings)
+    if wanted != NATIVE:
+        ensure(pipe, wanted)
+
+
+def prepare_safety_checker(bundle: Any, settings: Settings) -> None:
+    """The safety checker's load hook: graphed with ``cudagraphs-all``, like the pipelines it checks."""
+    ensure_safety_checker(bundle.model, for_settings(settings))
+
+
 def ensure(pipe: Any, acceleration: Acceleration) -> None:
-    """Apply ``acceleration`` to a pipeline whose UNet nobody has set up yet (the first request after a load)."""
+    """Apply ``acceleration`` to a pipeline on a CUDA GPU whose UNet nobody has set up yet."""
     with _lock:
         done = pipe.unet in _applied
     if not done and _weights_device(pipe.unet).type == "cuda":

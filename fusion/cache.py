@@ -2,6 +2,10 @@
 
 Task functions ask the cache for a model on every call (a hit is a dictionary lookup under a lock) and hold it
 with :meth:`ModelCache.use` while they compute, so eviction never pulls a model out from under a running call.
+Everything a model costs is the cache's: its registry entry's load hook (speed-ups that change it in place) runs
+once, right after it loads, and objects derived from models (pipelines built around their components, recorded
+CUDA graphs) are lent by :meth:`ModelCache.borrow`, counted in the budget and dropped with any model they came
+from. So eviction frees what it says.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache as memoise
@@ -20,6 +24,7 @@ from typing import Any, TypeVar
 import torch
 
 from fusion.config import DEFAULT_MODEL_IDS, Settings, get_settings
+from fusion.errors import ModelLoadError, new_error_id
 from fusion.registry import REGISTRY, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -36,10 +41,6 @@ _LIBRARY_LOCK = threading.Lock()
 GET_WEIGHTS_ADVICE = (
     "Run `python -m fusion download` while online, or set FUSION_MODELS=tiny for random-weight smoke runs."
 )
-
-
-class ModelLoadError(RuntimeError):
-    """A model could not be loaded or run; the message names it and says what to do."""
 
 
 @dataclass
@@ -63,6 +64,19 @@ class _Entry:
         return self.model is not None
 
 
+@dataclass(eq=False)
+class _Derived:
+    """An object made from resident models, lent to one caller at a time and dropped with any of them."""
+
+    kind: str
+    key: Hashable
+    depends_on: tuple[str, ...]
+    value: Any
+    bytes: int
+    in_use: bool = True
+    last_used: float = 0.0
+
+
 @dataclass(frozen=True)
 class ModelStats:
     """What ``/status`` reports for one model."""
@@ -80,6 +94,21 @@ class ModelStats:
     load_seconds: float
     last_used: float
     failures: int = 0
+    #: Objects derived from this model (see :class:`DerivedStats`) and their own bytes, not in ``bytes``.
+    derived: int = 0
+    derived_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class DerivedStats:
+    """What ``/status`` reports for the objects of one kind derived from one set of models."""
+
+    kind: str
+    models: tuple[str, ...]
+    count: int
+    in_use: int
+    #: Their own bytes: memory the models do not hold (a pipeline built with ``from_pipe`` shares their weights).
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -88,8 +117,10 @@ class CacheStats:
     dtype: str
     models_source: str
     budget_bytes: int
+    #: Resident models and everything derived from them.
     used_bytes: int
     models: tuple[ModelStats, ...]
+    derived: tuple[DerivedStats, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,22 +162,24 @@ def default_budget(device: torch.device, fraction: float, *, zero_gpu: bool = Fa
     return int(psutil.virtual_memory().available * fraction)
 
 
-def module_bytes(model: Any) -> int:
-    """Bytes of parameters and buffers of every torch module reachable from a model, bundle or pipeline."""
+def module_bytes(model: Any, *, excluding: Iterable[Any] = ()) -> int:
+    """Bytes of parameters and buffers of every torch module reachable from a model, bundle or pipeline; with
+    ``excluding``, only of those the excluded models do not hold (what a pipeline built around them adds)."""
+    shared = {key for other in excluding for key in _tensors(other)}
+    return sum(
+        tensor.numel() * tensor.element_size() for key, tensor in _tensors(model).items() if key not in shared
+    )
+
+
+def _tensors(model: Any) -> dict[int, torch.Tensor]:
+    """The parameters and buffers of a model, bundle or pipeline, each once."""
     modules: list[torch.nn.Module] = []
     if isinstance(model, torch.nn.Module):
         modules.append(model)
     else:
         parts = getattr(model, "components", None) or getattr(model, "__dict__", {})
         modules.extend(part for part in parts.values() if isinstance(part, torch.nn.Module))
-    seen: set[int] = set()
-    total = 0
-    for module in modules:
-        for tensor in (*module.parameters(), *module.buffers()):
-            if id(tensor) not in seen:
-                seen.add(id(tensor))
-                total += tensor.numel() * tensor.element_size()
-    return total
+    return {id(tensor): tensor for module in modules for tensor in (*module.parameters(), *module.buffers())}
 
 
 def _is_oom(error: BaseException) -> bool:
@@ -170,6 +203,7 @@ class ModelCache:
         )
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {key: _Entry() for key in self.registry}
+        self._derived: list[_Derived] = []
 
     # ----------------------------------------------------------------- lookups
     def get(self, key: str) -> Any:
@@ -198,6 +232,54 @@ class ModelCache:
                 for entry in held:
                     entry.in_use -= 1
                     entry.last_used = now
+
+    @contextmanager
+    def borrow(
+        self,
+        kind: str,
+        key: Hashable,
+        build: Callable[..., T],
+        *,
+        depends_on: Sequence[str],
+        size: Callable[[T], int] | None = None,
+        keep: int | None = None,
+    ) -> Iterator[T]:
+        """Lend an object derived from models (a pipeline around their components, a recorded CUDA graph) to one
+        caller at a time, inside the caller's :meth:`use` of those models (which keeps them resident meanwhile).
+
+        A free object of this ``kind`` and ``key`` is reused, else ``build(*models)`` makes one from the models
+        ``depends_on`` names. Its own bytes (``size(value)``, by default those of its tensors the models do not
+        hold) count in the budget and in :meth:`stats`, and it is dropped with any of the models. ``keep`` caps the
+        free objects of this kind per set of models (least recently used go first). A model that is not held
+        raises ``KeyError``.
+        """
+        depends_on = tuple(depends_on)
+        with self._lock:
+            for name in depends_on:
+                if not self._entry(name).in_use:
+                    raise KeyError(name)
+            models = tuple(self._entries[name].model for name in depends_on)
+            derived = next(
+                (
+                    item
+                    for item in self._derived
+                    if not item.in_use and (item.kind, item.key, item.depends_on) == (kind, key, depends_on)
+                ),
+                None,
+            )
+            if derived is not None:
+                derived.in_use = True
+        if derived is None:
+            value = build(*models)
+            own = size(value) if size is not None else module_bytes(value, excluding=models)
+            derived = _Derived(kind, key, depends_on, value, own)
+            with self._lock:
+                self._derived.append(derived)
+            self._make_room(0)
+        try:
+            yield derived.value
+        finally:
+            self._give_back(derived, keep)
 
     def run(self, fn: Callable[[], T]) -> T:
         """Run a model call; on out-of-memory free what is not in use, empty the CUDA cache and retry once."""
@@ -232,10 +314,11 @@ class ModelCache:
             entry.pinned = False
 
     def evict(self, key: str) -> bool:
-        """Drop a model (pinned or not) if it is resident and not in use; returns whether it was dropped."""
-        entry = self._entry(key)
+        """Drop a model (pinned or not) and everything derived from it, if it is resident and not in use; returns
+        whether it was dropped."""
+        self._entry(key)
         with self._lock:
-            dropped = self._drop(entry)
+            dropped = self._drop(key)
         if dropped:
             _release_memory()
         return dropped
@@ -243,7 +326,7 @@ class ModelCache:
     def evict_unused(self) -> int:
         """Drop every resident model that is neither pinned nor in use; returns how many were dropped."""
         with self._lock:
-            dropped = sum(self._drop(entry) for entry in self._entries.values() if not entry.pinned)
+            dropped = sum(self._drop(key) for key, entry in self._entries.items() if not entry.pinned)
         _release_memory()
         return dropped
 
@@ -253,6 +336,7 @@ class ModelCache:
 
     def stats(self) -> CacheStats:
         with self._lock:
+            used = self._resident_bytes()
             models = tuple(
                 ModelStats(
                     key=key,
@@ -268,16 +352,32 @@ class ModelCache:
                     load_seconds=round(entry.load_seconds, 3),
                     last_used=entry.last_used,
                     failures=entry.failures,
+                    derived=sum(key in item.depends_on for item in self._derived),
+                    derived_bytes=sum(item.bytes for item in self._derived if key in item.depends_on),
                 )
                 for key, entry in self._entries.items()
+            )
+            groups: dict[tuple[str, tuple[str, ...]], list[_Derived]] = {}
+            for item in self._derived:
+                groups.setdefault((item.kind, item.depends_on), []).append(item)
+            derived = tuple(
+                DerivedStats(
+                    kind=kind,
+                    models=depends_on,
+                    count=len(items),
+                    in_use=sum(item.in_use for item in items),
+                    bytes=sum(item.bytes for item in items),
+                )
+                for (kind, depends_on), items in groups.items()
             )
         return CacheStats(
             device=str(self.device),
             dtype=str(self.dtype).removeprefix("torch."),
             models_source=self.settings.models,
             budget_bytes=self.budget,
-            used_bytes=sum(model.bytes for model in models if model.resident),
+            used_bytes=used,
             models=models,
+            derived=derived,
         )
 
     def source(self, key: str) -> str:
@@ -374,19 +474,29 @@ class ModelCache:
             try:
                 ensure_tiny(spec, Path(source))
             except Exception as error:
+                error_id = new_error_id()
+                log.exception("Could not build the tiny stand-in for %s in %s [error %s]", spec.key, source, error_id)
                 raise ModelLoadError(
-                    f"Could not build the tiny stand-in for {spec.title} in {source!r} "
-                    f"({type(error).__name__}: {error}). This is a bug in fusion's tiny builders; unset "
-                    "FUSION_MODELS to use the real models."
+                    f"{spec.title} is not available: its tiny stand-in could not be built (error {error_id}; the "
+                    "server log has the details).",
+                    error_id=error_id,
                 ) from error
         started = time.perf_counter()
         try:
             model = self._load_with_retry(spec, source)
+            if spec.prepare is not None:
+                spec.prepare(model, self.settings)
         except ModelLoadError:
             raise
         except Exception as error:
-            tiny = self.settings.models == "tiny"
-            raise ModelLoadError(_load_error_message(spec, source, error, tiny=tiny)) from error
+            cause, detail = _load_failure(spec, source, error, tiny=self.settings.models == "tiny")
+            error_id = new_error_id()
+            log.error("%s [error %s]", detail, error_id)
+            raise ModelLoadError(
+                f"{spec.title} is not available: {cause}. The server's owner can fix it (`python -m fusion download` "
+                f"fetches the default models). (error {error_id})",
+                error_id=error_id,
+            ) from error
         return model, time.perf_counter() - started
 
     def _load_with_retry(self, spec: ModelSpec, source: str) -> Any:
@@ -402,43 +512,65 @@ class ModelCache:
         except Exception as error:
             if not _is_oom(error):
                 raise
+            log.error(
+                "Not enough %s memory to load %s after freeing every model not in use: lower FUSION_MEMORY_BUDGET, "
+                "unpin models, or use a bigger machine.",
+                self._memory_name(),
+                spec.key,
+            )
             raise ModelLoadError(
-                f"Not enough {self._memory_name()} memory to load {spec.title}, even after freeing every "
-                "model not in use. Lower FUSION_MEMORY_BUDGET, unpin models, or use a bigger machine."
+                f"Not enough {self._memory_name()} memory to load {spec.title}, even after freeing every model not "
+                "in use. Try again when fewer requests are running."
             ) from error
 
-    def _make_room(self, incoming: int, *, exclude: str) -> None:
+    def _make_room(self, incoming: int, *, exclude: str | None = None) -> None:
         """Evict least-recently-used models, neither pinned nor in use, until ``incoming`` more bytes fit."""
         dropped = False
         with self._lock:
-            used = self._resident_bytes() + incoming
             candidates = sorted(
                 (entry.last_used, key)
                 for key, entry in self._entries.items()
                 if entry.resident and not entry.pinned and entry.in_use == 0 and key != exclude
             )
             for _last_used, key in candidates:
-                if used <= self.budget:
+                if self._resident_bytes() + incoming <= self.budget:
                     break
-                entry = self._entries[key]
-                used -= entry.bytes
-                dropped |= self._drop(entry)
+                dropped |= self._drop(key)
                 log.info("Evicted %s to stay within the %.2f GB budget", key, self.budget / 1e9)
         if dropped:
             _release_memory()
 
     def _resident_bytes(self) -> int:
-        """Bytes of resident models (caller holds the lock)."""
-        return sum(entry.bytes for entry in self._entries.values() if entry.resident)
+        """Bytes of resident models and of what is derived from them (caller holds the lock)."""
+        models = sum(entry.bytes for entry in self._entries.values() if entry.resident)
+        return models + sum(item.bytes for item in self._derived)
 
-    def _drop(self, entry: _Entry) -> bool:
-        """Forget a model (caller holds the lock)."""
+    def _drop(self, key: str) -> bool:
+        """Forget a model and everything derived from it (caller holds the lock). Nothing derived from it is on
+        loan: loans are made inside a :meth:`use` of their models, and a model in use is never dropped."""
+        entry = self._entries[key]
         if not entry.resident or entry.in_use:
             return False
         entry.model = None
         entry.bytes = 0
         entry.evictions += 1
+        self._derived = [item for item in self._derived if key not in item.depends_on]
         return True
+
+    def _give_back(self, derived: _Derived, keep: int | None) -> None:
+        """End a loan; beyond ``keep`` free objects of its kind and models, forget the least recently used."""
+        with self._lock:
+            derived.in_use = False
+            derived.last_used = time.monotonic()
+            if keep is None:
+                return
+            group = (derived.kind, derived.depends_on)
+            free = sorted(
+                (item for item in self._derived if (item.kind, item.depends_on) == group and not item.in_use),
+                key=lambda item: item.last_used,
+            )
+            for item in free[: max(0, len(free) - keep)]:
+                self._derived.remove(item)
 
     def _memory_name(self) -> str:
         return {"cuda": "GPU", "mps": "GPU"}.get(self.device.type, "CPU")
@@ -460,36 +592,39 @@ def _looks_like_path(source: str) -> bool:
     return Path(source).is_absolute() or source.startswith(("./", "../", "~")) or source.count("/") > 1
 
 
-def _load_error_message(spec: ModelSpec, source: str, error: Exception, *, tiny: bool = False) -> str:
-    """Name the model and tell the user what to do, by the kind of failure."""
+def _load_failure(spec: ModelSpec, source: str, error: Exception, *, tiny: bool = False) -> tuple[str, str]:
+    """What went wrong, by the kind of failure: the cause a user is told (no paths, variables or exception text,
+    which name the server's insides) and the owner's message, for the log."""
     from huggingface_hub import is_offline_mode
 
     text = f"{type(error).__name__}: {error}"
     lowered = text.lower()
     variable = _model_variable(spec.key)
     if tiny:
-        advice = f"its tiny stand-in is unreadable: delete the folder {source!r} so that it is rebuilt."
+        cause = "its tiny stand-in on this server is unreadable"
+        advice = f"delete the folder {source!r} so that it is rebuilt."
     elif "Gated" in type(error).__name__ or "gated" in lowered or "401" in text:
-        advice = "the repository is gated or private: accept its licence on the Hub and set HF_TOKEN."
+        cause = "its repository on the Hub is gated or private"
+        advice = "accept its licence on the Hub and set HF_TOKEN."
     elif Path(source).expanduser().is_dir():
-        advice = (
-            f"the folder is not a complete `save_pretrained` copy of the model; point {variable} at one. "
-            + GET_WEIGHTS_ADVICE
-        )
+        cause = "its weights on this server are incomplete"
+        advice = f"the folder is not a complete `save_pretrained` copy of the model; point {variable} at one."
     elif _looks_like_path(source):
+        cause = "its weights are not on this server"
         advice = f"there is no such folder; fix {variable}. " + GET_WEIGHTS_ADVICE
     elif "RepositoryNotFound" in type(error).__name__ or "404" in text:
+        cause = "its repository was not found on the Hub"
         advice = f"there is no model {source!r} on the Hub: check {variable}."
     elif isinstance(error, OSError) and error.errno == 28:
-        advice = "the disk is full: free space or point HF_HOME at a larger disk."
+        cause = "the server's disk is full"
+        advice = "free space or point HF_HOME at a larger disk."
     elif is_offline_mode() or "offline" in lowered or "connect" in lowered:
-        advice = (
-            "the weights are not in the local Hugging Face cache and the Hub cannot be reached. "
-            + GET_WEIGHTS_ADVICE
-        )
+        cause = "its weights are not on this server and the Hub cannot be reached"
+        advice = "the weights are not in the local Hugging Face cache. " + GET_WEIGHTS_ADVICE
     else:
-        advice = "see the server log for details. " + GET_WEIGHTS_ADVICE
-    return f"Could not load {spec.title} from {source!r}: {advice} ({text[:300]})"
+        cause = "loading it failed"
+        advice = GET_WEIGHTS_ADVICE
+    return cause, f"Could not load {spec.title} from {source!r}: {advice} ({text})"
 
 
 @memoise

@@ -22,7 +22,7 @@ from PIL import Image
 
 from fusion import static_greedy
 from fusion.images import load as load_image
-from fusion.numbers import finite_number
+from fusion.numbers import clamped, finite_number, whole_number
 
 if TYPE_CHECKING:
     from fusion.cache import ModelCache
@@ -109,12 +109,6 @@ class AnswerResult:
 
 
 # ------------------------------------------------------------------------------------------------ validation
-def _number(name: str, value: Any, integer: bool) -> float:
-    """A finite number, or a ValueError naming the option."""
-    number = finite_number(value, name)
-    return round(number) if integer else number
-
-
 def _clamp_fields(options: Any, bounds: dict[str, tuple[float, float]]) -> tuple[dict[str, Any], list[str]]:
     """Clamp each bounded field of a dataclass; integer fields stay integers."""
     types = {f.name: f.type for f in fields(options)}
@@ -122,14 +116,10 @@ def _clamp_fields(options: Any, bounds: dict[str, tuple[float, float]]) -> tuple
     notices: list[str] = []
     for name, (low, high) in bounds.items():
         raw = getattr(options, name)
-        integer = types[name] in ("int", int)
-        value = _number(name, raw, integer)
-        clamped = min(max(value, low), high)
-        if integer:
-            clamped = int(clamped)
-        if clamped != value:
-            notices.append(f"{name} {raw} is outside {low:g}..{high:g}; used {clamped}.")
-        changes[name] = clamped
+        if types[name] in ("int", int):
+            changes[name] = clamped(whole_number(raw, name), int(low), int(high), name, notices)
+        else:
+            changes[name] = clamped(finite_number(raw, name), low, high, name, notices)
     return changes, notices
 
 
@@ -152,12 +142,12 @@ def validate_caption_options(options: CaptionOptions) -> tuple[CaptionOptions, t
         raise ValueError(f"Unknown decoding mode {options.mode!r}: choose one of {', '.join(DECODING_MODES)}.")
     if not isinstance(options.prefix, str):
         raise ValueError(f"The prefix must be text, got {type(options.prefix).__name__}.")
-    seed = _number("seed", options.seed, integer=True)
+    seed = whole_number(options.seed, "seed")
     if not 0 <= seed <= MAX_SEED:
         raise ValueError(f"The seed must be between 0 and {MAX_SEED}, got {options.seed}.")
     changes, notices = _clamp_fields(options, CAPTION_BOUNDS)
     changes["prefix"], prefix_notices = _shorten(options.prefix, MAX_PREFIX_CHARS, "prefix")
-    changes["seed"] = int(seed)
+    changes["seed"] = seed
     notices += prefix_notices
     if changes["min_new_tokens"] > changes["max_new_tokens"]:
         notices.append(f"min_new_tokens was above max_new_tokens; used {changes['max_new_tokens']} for both.")
@@ -233,8 +223,15 @@ def uses_cuda_graphs(settings: Settings, device: torch.device, options: CaptionO
     return settings.caption_graphs and not settings.zero_gpu and device.type == "cuda" and options.mode == "greedy"
 
 
-def _generate(bundle: ModelBundle, inputs: Any, options: CaptionOptions, cuda_graphs: bool) -> torch.Tensor:
-    """Token ids from the CUDA-graph loop where it applies and records, else from transformers' ``generate``."""
+def _generate(
+    bundle: ModelBundle,
+    inputs: Any,
+    options: CaptionOptions,
+    cuda_graphs: bool,
+    keeper: static_greedy.GraphKeeper | None = None,
+) -> torch.Tensor:
+    """Token ids from the CUDA-graph loop where it applies and records (its graphs kept by ``keeper``), else from
+    transformers' ``generate``."""
     if cuda_graphs and static_greedy.can_record(bundle.model):
         try:
             return static_greedy.greedy_caption_ids(
@@ -246,6 +243,7 @@ def _generate(bundle: ModelBundle, inputs: Any, options: CaptionOptions, cuda_gr
                 repetition_penalty=options.repetition_penalty,
                 no_repeat_ngram_size=options.no_repeat_ngram_size,
                 cuda_graphs=True,
+                keeper=keeper,
             )
         except static_greedy.RecordingError as error:
             log.warning("Captions go through generate from now on: %s", error)
@@ -264,15 +262,13 @@ def caption(
     seed = options.seed if options.mode == "sampling" else None
     step = options.num_candidates
     captions: list[tuple[str, ...]] = []
-    with (
-        cache.use(CAPTION_MODEL_KEYS[options.model]) as bundle,
-        _seeded(seed, bundle.model.device),
-        torch.inference_mode(),
-    ):
+    key = CAPTION_MODEL_KEYS[options.model]
+    keeper = static_greedy.kept_by(cache, key)
+    with cache.use(key) as bundle, _seeded(seed, bundle.model.device), torch.inference_mode():
         graphs = uses_cuda_graphs(cache.settings, bundle.model.device, options)
         for batch in _batches(pictures, options.batch_size):
             inputs = _inputs(bundle, batch, prefix)
-            ids = cache.run(lambda inputs=inputs: _generate(bundle, inputs, options, graphs))
+            ids = cache.run(lambda inputs=inputs: _generate(bundle, inputs, options, graphs, keeper))
             texts = bundle.processor.batch_decode(ids, skip_special_tokens=True)
             captions += [tuple(texts[i : i + step]) for i in range(0, len(texts), step)]
     return CaptionResult(captions=tuple(captions), notices=notices)

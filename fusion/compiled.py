@@ -50,7 +50,6 @@ import torch
 from torch.utils import _pytree as pytree
 
 from fusion.cuda_graphs import CapturedCall
-from fusion.registry import ModelBundle
 
 if TYPE_CHECKING:
     from fusion.config import Settings
@@ -174,8 +173,14 @@ class ApplyReport:
 # ------------------------------------------------------------------------------------------------- keys
 def component(model: Any, path: str) -> torch.nn.Module:
     """The module at ``path`` inside a pipeline or a :class:`~fusion.registry.ModelBundle`'s model."""
-    root = model.model if isinstance(model, ModelBundle) else model
-    return reduce(getattr, path.split("."), root)
+    return reduce(getattr, path.split("."), _root(model))
+
+
+def _root(model: Any) -> Any:
+    """A bundle's model (a :class:`~fusion.registry.ModelBundle` has ``model`` and ``processor``; the registry's
+    load hooks import this module, so it cannot import the registry), or the pipeline itself."""
+    bundled = getattr(model, "model", None)
+    return bundled if hasattr(model, "processor") and isinstance(bundled, torch.nn.Module) else model
 
 
 def call_signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str]:
@@ -282,8 +287,7 @@ def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _source(model: Any) -> str:
-    root = model.model if isinstance(model, ModelBundle) else model
-    return str(getattr(root, "name_or_path", "") or "")
+    return str(getattr(_root(model), "name_or_path", "") or "")
 
 
 def package_key(

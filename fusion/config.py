@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from fusion.ratelimit import RateLimit
+from fusion.ratelimit import RateLimit, parse_rate
 
 ModelSource = Literal["hub", "tiny"]
 
@@ -29,6 +29,7 @@ DEFAULT_MODEL_IDS: dict[str, tuple[str, str]] = {
     "controlnet-canny": ("FUSION_CONTROLNET_MODEL", "lllyasviel/control_v11p_sd15_canny"),
     "taesd": ("FUSION_TAESD_MODEL", "madebyollin/taesd"),
     "safety-checker": ("FUSION_SAFETY_MODEL", "CompVis/stable-diffusion-safety-checker"),
+    "assistant": ("FUSION_ASSISTANT_MODEL", "Qwen/Qwen3-1.7B"),
 }
 
 #: What ZeroGPU loads onto the GPU at start-up (it requires models placed there at import), unless FUSION_PRELOAD says.
@@ -37,6 +38,8 @@ ZERO_GPU_PRELOAD = ("caption", "vqa", "clip", "sd15", "sd-turbo", "controlnet-ca
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 COMPILE_MODES = ("off", "regional", "full", "cudagraphs", "cudagraphs-all")
+#: The generation rate limit on a Space unless ``FUSION_GENERATION_RATE`` says otherwise (``off`` turns it off).
+SPACES_GENERATION_RATE = "30/hour"
 #: off: ignore compiled packages; load: apply those found in ``compiled_dir``; build: also compile the missing ones at
 #: start-up (inside one ZeroGPU call there), see fusion/compiled.py and fusion/precompile.py.
 AOT_MODES = ("off", "load", "build")
@@ -59,11 +62,17 @@ class Settings:
     tiny_dir: Path = Path.home() / ".cache" / "fusion" / "tiny"
     #: Uploads whose long side exceeds this are downscaled (with a notice).
     max_image_side: int = 2048
-    #: Decompression-bomb guard for Pillow, in pixels.
-    max_image_pixels: int = 64_000_000
+    #: Memory one image decode may take (bytes); the pixel cap per mode follows from it (``fusion/images.py``).
+    #: All decodes of the process together may hold twice this.
+    decode_memory: int = 256 << 20
     max_file_size: str = "25mb"
+    #: Requests waiting in each lane of the queue (the GPU lane, and the CPU events together) before more are refused.
     queue_max_size: int = 32
+    #: Requests one client may have waiting in the GPU lane (in the CPU lane: half the lane).
+    client_queue: int = 4
     cpu_concurrency: int = 4
+    #: Total size of Gradio's temporary folder past which uploads are refused and the oldest files swept.
+    temp_max_size: int = 2 << 30
     server_name: str = "127.0.0.1"
     server_port: int = 7860
     on_spaces: bool = False
@@ -79,10 +88,18 @@ class Settings:
     caption_graphs: bool = True
     #: Also serve the public endpoints as MCP tools for language-model agents (``gradio[mcp]``).
     mcp_server: bool = False
-    #: Per-client limit on requests that run a diffusion model; ``None``: no limit.
+    #: Per-client limit on requests that run a diffusion model; ``None``: no limit (:data:`SPACES_GENERATION_RATE`
+    #: on Spaces unless set).
     generation_rate: RateLimit | None = None
     #: Identify clients by the ``X-Forwarded-For`` header (set by a trusted proxy, as on Spaces); see ratelimit.py.
     trust_forwarded_for: bool = False
+    #: Serve the Ask tab (its language model loads on first use, or at start-up on ZeroGPU); off: never loaded.
+    ask: bool = True
+    #: Whether the Ask model may answer at any turn (``auto``) or must call tools until its last step
+    #: (``required``: tests and evaluations that need a plan from random weights).
+    ask_tool_choice: str = "auto"
+    #: Model variables that were set but mean nothing in tiny mode (the app warns about them at start-up).
+    ignored_variables: tuple[str, ...] = ()
 
     def model_id(self, role: str) -> str:
         """The Hub id or local folder configured for a model role."""
@@ -121,12 +138,12 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return value
 
 
-def _rate(env: Mapping[str, str], name: str) -> RateLimit | None:
-    raw = env.get(name, "").strip()
-    if not raw:
+def _rate(env: Mapping[str, str], name: str, default: str | None) -> RateLimit | None:
+    raw = env.get(name, "").strip() or default
+    if not raw or raw.lower() == "off":
         return None
     try:
-        return RateLimit.parse(raw)
+        return parse_rate(raw)
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
 
@@ -148,11 +165,13 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     preload_raw = env.get("FUSION_PRELOAD", "")
     preload = tuple(key.strip() for key in preload_raw.split(",") if key.strip())
     if zero_gpu and not preload_raw.strip():
-        preload = ZERO_GPU_PRELOAD
+        preload = ZERO_GPU_PRELOAD + (("assistant",) if _flag(env, "FUSION_ASK", default=True) else ())
     model_ids = {role: env.get(var, "").strip() or default for role, (var, default) in DEFAULT_MODEL_IDS.items()}
+    models = _choice(env, "FUSION_MODELS", "hub", ("hub", "tiny"))
+    set_variables = tuple(var for var, _default in DEFAULT_MODEL_IDS.values() if env.get(var, "").strip())
     fusion_cache = Path(env.get("HF_HOME", Path.home() / ".cache" / "huggingface")).parent / "fusion"
     return Settings(
-        models=_choice(env, "FUSION_MODELS", "hub", ("hub", "tiny")),  # type: ignore[arg-type]
+        models=models,  # type: ignore[arg-type]
         model_ids=model_ids,
         device=_choice(env, "FUSION_DEVICE", "auto", DEVICES),
         dtype=_choice(env, "FUSION_DTYPE", "auto", DTYPES),
@@ -160,9 +179,12 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         preload=preload,
         tiny_dir=Path(env.get("FUSION_TINY_DIR", "").strip() or fusion_cache / "tiny"),
         max_image_side=_int(env, "FUSION_MAX_IMAGE_SIDE", 2048),
+        decode_memory=_bytes(env.get("FUSION_DECODE_MEMORY", "")) or Settings.decode_memory,
         max_file_size=env.get("FUSION_MAX_FILE_SIZE", "25mb").strip() or "25mb",
-        queue_max_size=_int(env, "FUSION_QUEUE_SIZE", 32),
+        queue_max_size=_int(env, "FUSION_QUEUE_SIZE", Settings.queue_max_size),
+        client_queue=_int(env, "FUSION_CLIENT_QUEUE", Settings.client_queue),
         cpu_concurrency=_int(env, "FUSION_CPU_CONCURRENCY", 4),
+        temp_max_size=_bytes(env.get("FUSION_TEMP_MAX_SIZE", "")) or Settings.temp_max_size,
         server_name=env.get("GRADIO_SERVER_NAME", "0.0.0.0" if env.get("SYSTEM") == "spaces" else "127.0.0.1"),
         server_port=_int(env, "GRADIO_SERVER_PORT", 7860),
         on_spaces=on_spaces,
@@ -172,8 +194,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         compiled_dir=Path(env.get("FUSION_COMPILED_DIR", "").strip() or fusion_cache / "compiled"),
         caption_graphs=_flag(env, "FUSION_CAPTION_GRAPHS", default=True),
         mcp_server=env.get("FUSION_MCP", "").strip().lower() in {"1", "true"},
-        generation_rate=_rate(env, "FUSION_GENERATION_RATE"),
+        generation_rate=_rate(env, "FUSION_GENERATION_RATE", SPACES_GENERATION_RATE if on_spaces else None),
         trust_forwarded_for=_flag(env, "FUSION_TRUST_FORWARDED_FOR", default=on_spaces),
+        ask=_flag(env, "FUSION_ASK", default=True),
+        ignored_variables=set_variables if models == "tiny" else (),
     )
 
 

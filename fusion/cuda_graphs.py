@@ -28,8 +28,12 @@ class CapturedCall:
                 fn(*self.inputs)
         torch.cuda.current_stream().wait_stream(stream)
         self.graph = torch.cuda.CUDAGraph()
+        reserved = torch.cuda.memory_reserved()
         with torch.cuda.graph(self.graph):
             self.output = fn(*self.inputs)
+        #: What the recording keeps: its input buffers and the private memory pool the graph replays in, which holds
+        #: its output and intermediates (the model cache counts it in its budget).
+        self.bytes = sum(buffer.nbytes for buffer in self.inputs) + torch.cuda.memory_reserved() - reserved
 
     def __call__(self, *inputs: torch.Tensor) -> Any:
         """Copy ``inputs`` into the recorded buffers and replay; the result is the recorded output."""

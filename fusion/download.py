@@ -22,7 +22,9 @@ from fusion.config import Settings, settings_from_env
 from fusion.registry import REGISTRY
 
 #: What a plain ``python -m fusion download`` fetches: every model the app uses by default.
-DEFAULT_KEYS = ("caption", "vqa", "clip", "sd15", "sd-turbo", "controlnet-canny", "taesd", "safety-checker")
+DEFAULT_KEYS = (
+    "caption", "vqa", "clip", "sd15", "sd-turbo", "controlnet-canny", "taesd", "safety-checker", "assistant"
+)
 #: Added by ``--all``.
 LARGE_KEYS = ("caption-large", "clip-large")
 

@@ -5,7 +5,13 @@ session's own copy of a component: every image that ``/generate`` streams to its
 stay for the life of the disk (``benchmarks/results/load.md``). So ``python app.py`` gives Gradio a temporary folder
 of its own (``GRADIO_TEMP_DIR``, unless it is already set, when the folder may be shared with other programs and is
 left alone) and sweeps it on the ``delete_cache`` schedule: files older than the age go, and the folders they leave
-empty. This module must not import Gradio: the folder is named before Gradio is imported, which reads it then.
+empty.
+
+Within the hour, anyone may still upload 25 MB after 25 MB. So the folder's total size is measured every minute
+(:class:`TempSpace`): past its cap, uploads are refused (``fusion/ui/http.py``) and, in the app's own folder, the
+oldest files are deleted until it is back under 80 % of the cap.
+
+This module must not import Gradio: the folder is named before Gradio is imported, which reads it then.
 """
 
 from __future__ import annotations
@@ -22,6 +28,55 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 APP_TEMP_DIR = Path(tempfile.gettempdir()) / "fusion-gradio"
+#: A folder over its cap is trimmed down to this share of it, so that it is not trimmed again at once.
+TRIM_TO = 0.8
+
+
+class TempSpace:
+    """Gradio's temporary folder and the most it may hold; measured by the sweeper, read by the upload guard."""
+
+    def __init__(self, folder: Path, max_bytes: int) -> None:
+        self.folder = folder
+        self.max_bytes = max_bytes
+        self.used = 0
+
+    def measure(self) -> int:
+        """Add up the folder's files now (a few tenths of a second for ten thousand files)."""
+        self.used = sum(size for _path, size, _mtime in _files(self.folder))
+        return self.used
+
+    def full(self) -> bool:
+        """Whether the last measure reached the cap."""
+        return self.used >= self.max_bytes
+
+
+def _files(folder: Path) -> list[tuple[Path, int, float]]:
+    """Every file under ``folder`` with its size and modification time (files that vanish meanwhile are skipped)."""
+    found = []
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            path = Path(root) / name
+            try:
+                stat = path.lstat()
+            except FileNotFoundError:
+                continue
+            found.append((path, stat.st_size, stat.st_mtime))
+    return found
+
+
+def trim(folder: Path, max_bytes: int) -> int:
+    """Delete the oldest files under ``folder`` until the rest hold at most ``max_bytes``; the count deleted."""
+    files = sorted(_files(folder), key=lambda entry: entry[2])
+    total = sum(size for _path, size, _mtime in files)
+    removed = 0
+    for path, size, _mtime in files:
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed += 1
+        total -= size
+    return removed
 
 
 def claim_temp_dir(environ: MutableMapping[str, str] = os.environ) -> Path | None:
@@ -57,19 +112,29 @@ def sweep(folder: Path, *, age_s: float, now: float | None = None) -> int:
     return removed
 
 
-def start_sweeper(folder: Path, *, every_s: float, age_s: float) -> threading.Thread:
-    """Sweep ``folder`` now and then every ``every_s`` seconds, in a daemon thread."""
+def start_sweeper(
+    space: TempSpace, *, own: bool, every_s: float, age_s: float, measure_s: float = 60
+) -> threading.Thread:
+    """In a daemon thread: measure ``space`` every ``measure_s`` seconds; when the folder is the app's ``own``,
+    also sweep files older than ``age_s`` every ``every_s`` seconds and trim it when it is over its cap."""
+    folder = space.folder
 
     def run() -> None:
+        next_sweep = 0.0
         while True:
             try:
-                removed = sweep(folder, age_s=age_s)
+                if own and time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + every_s
+                    if removed := sweep(folder, age_s=age_s):
+                        log.info("Swept %d temporary files older than %g s from %s", removed, age_s, folder)
+                if space.measure() > space.max_bytes and own:
+                    removed = trim(folder, int(space.max_bytes * TRIM_TO))
+                    cap_mb = space.max_bytes >> 20
+                    log.warning("%s was over its %d MB cap: deleted its %d oldest files", folder, cap_mb, removed)
+                    space.measure()
             except OSError as error:  # a sweep that fails must not stop the next one
                 log.warning("Sweeping %s failed: %s", folder, error)
-            else:
-                if removed:
-                    log.info("Swept %d temporary files older than %g s from %s", removed, age_s, folder)
-            time.sleep(every_s)
+            time.sleep(min(measure_s, every_s) if own else measure_s)
 
     thread = threading.Thread(target=run, name="fusion-sweeper", daemon=True)
     thread.start()

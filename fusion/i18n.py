@@ -43,6 +43,7 @@ from typing import Any
 import gradio as gr
 from gradio.i18n import I18nData
 
+from fusion.messages import Lines, Message
 from fusion.ui.requests import current_request, request_header
 
 ENGLISH = "en"
@@ -95,10 +96,26 @@ def localized(text: str) -> str:
 
 
 def translate(text: str, language: str) -> str:
-    """English ``text`` (a catalogue entry or a message matching a template) in ``language``."""
+    """English ``text`` (a :class:`~fusion.messages.Message`, a catalogue entry or a message matching a template)
+    in ``language``."""
     if language != CHINESE or not text:
         return text
+    if isinstance(text, Lines):
+        return "\n".join(translate(item, language) for item in text.items)
+    if isinstance(text, Message):
+        chinese = INTERFACE.get(text.template) or MESSAGES.get(text.template) or FRAGMENTS.get(text.template)
+        if chinese is not None:
+            return chinese.format(**{name: _value(value, language) for name, value in text.values.items()})
     return _to_chinese(text)
+
+
+def _value(value: Any, language: str) -> Any:
+    """A message's value in ``language``: messages and catalogue entries are translated, anything else kept."""
+    if isinstance(value, Message | Lines):
+        return translate(value, language)
+    if isinstance(value, str):
+        return INTERFACE.get(value) or FRAGMENTS.get(value) or MESSAGES.get(value) or value
+    return value
 
 
 def current_language() -> str:
@@ -218,7 +235,7 @@ UNTRANSLATED = frozenset(
         "CLIP ViT-B/32", "CLIP ViT-L/14", "Stable Diffusion 1.5", "SD-Turbo", "ControlNet Canny (SD 1.5)",
         "DPM++ 2M", "DPM++ 2M Karras", "Euler a", "Euler", "DDIM", "UniPC", "txt2img", "img2img",
         "a photography of", "What colour is the car?", "a photo of a red house by a lake, golden hour",
-        "blurry, low quality", "cat, dog, car",
+        "blurry, low quality", "cat, dog, car", "Find the edges of this photo · 这张图片里有什么？",
     }
 )
 
@@ -242,6 +259,19 @@ INTERFACE: dict[str, str] = {
     "Classification": "分类",
     "Fusion": "融合",
     "System": "系统",
+    "Chat": "对话",
+    "Message": "消息",
+    "Image (optional)": "图像（可选）",
+    "Send": "发送",
+    "New chat": "新对话",
+    "Enhance prompt": "扩写提示词",
+    "Examples (English and Chinese)": "示例（英文和中文）",
+    "Type what you want, in English or Chinese, with or without an image. A small language model running here "
+    "picks the app's tools, runs them and shows every step: open a step to see what it was given and what came "
+    "back.": (
+        "用中文或英文输入你想做的事，可以附带图像，也可以不附带。一个在这里运行的小型语言模型会挑选本应用的工具、"
+        "运行它们并展示每一步：展开某一步即可看到它收到了什么、返回了什么。"
+    ),
     "Edges → generate": "边缘 → 生成",
     "Classify this": "分类此图",
     "Caption this": "为此图生成标题",
@@ -627,6 +657,7 @@ INTERFACE: dict[str, str] = {
     "BLIP visual question answering": "BLIP 视觉问答",
     "Tiny autoencoder (previews)": "微型自编码器（预览用）",
     "Safety checker": "安全检查器",
+    "Qwen3 1.7B assistant (Ask)": "Qwen3 1.7B 助手（Ask）",
     # Words that messages name (the "what" of an error), and units
     "image": "图像",
     "second image": "第二张图像",
@@ -647,15 +678,8 @@ INTERFACE: dict[str, str] = {
 #: Text made on the server (errors, notices, info): English template -> Chinese template, ``{name}`` for any text.
 MESSAGES: dict[str, str] = {
     # Uploads (fusion/images.py, fusion/ui/common.py)
-    "No {what} was given: upload a picture (PNG, JPEG, WebP, ...) or pick an example.": (
-        "没有提供{what}：请上传一张图片（PNG、JPEG、WebP 等）或选择一个示例。"
-    ),
     "The {what} has no pixels ({width}x{height}): upload a real picture.": (
         "{what}没有像素（{width}x{height}）：请上传一张真正的图片。"
-    ),
-    "The {what} is {width}x{height} pixels, more than the {max_pixels} this app decodes (a guard against "
-    "decompression bombs): downscale it first.": (
-        "{what}有 {width}x{height} 像素，超过了本应用解码的上限 {max_pixels}（用于防范解压炸弹）：请先缩小它。"
     ),
     "Pixels of type {dtype} are not supported: use 8- or 16-bit integers or floats.": (
         "不支持 {dtype} 类型的像素：请使用 8 位或 16 位整数，或浮点数。"
@@ -675,7 +699,6 @@ MESSAGES: dict[str, str] = {
     "{name} is not an image this app can read. Upload a PNG, JPEG, WebP, BMP, GIF or TIFF file.": (
         "{name} 不是本应用能读取的图像。请上传 PNG、JPEG、WebP、BMP、GIF 或 TIFF 文件。"
     ),
-    "The {what} file {name} was not found: upload it again.": "找不到{what}文件 {name}：请重新上传。",
     "The {what} file {name} is empty (0 bytes): upload a real picture.": (
         "{what}文件 {name} 是空的（0 字节）：请上传一张真正的图片。"
     ),
@@ -686,9 +709,7 @@ MESSAGES: dict[str, str] = {
     "Downscaled from {width}x{height} to {new_width}x{new_height} (the limit is {max_side} px).": (
         "已从 {width}x{height} 缩小到 {new_width}x{new_height}（上限为 {max_side} 像素）。"
     ),
-    "Something went wrong inside the app ({kind}). The request was not completed; please try again, and report it "
-    "if it happens again.": "应用内部出错（{kind}），请求没有完成；请重试，如果再次出现请报告这个问题。",
-    # Numbers (fusion/numbers.py, fusion/features/registry.py)
+    # Numbers (fusion/numbers.py, fusion/features/operations.py)
     "{what} must be a number, got {value}.": "{what}必须是数字，收到的是 {value}。",
     "{what} must be a finite number, got one beyond ±1e308.": "{what}必须是有限的数字，收到的数超出了 ±1e308。",
     "{what} must be a finite number, got {value}.": "{what}必须是有限的数字，收到的是 {value}。",
@@ -699,8 +720,8 @@ MESSAGES: dict[str, str] = {
         "{what}必须是 true 或 false，收到的是 {value}（参数 {name}）。"
     ),
     "{what} must be a number, got {value} (parameter {name}).": "{what}必须是数字，收到的是 {value}（参数 {name}）。",
-    "{what} must be between {low} and {high}, got a number far outside that range (parameter {name}).": (
-        "{what}必须在 {low} 到 {high} 之间，收到的数远超出这个范围（参数 {name}）。"
+    "{what} must be a finite number, got one beyond ±1e308 (parameter {name}).": (
+        "{what}必须是有限的数字，收到的数超出了 ±1e308（参数 {name}）。"
     ),
     "{what} must be a finite number, got {value} (parameter {name}).": (
         "{what}必须是有限的数字，收到的是 {value}（参数 {name}）。"
@@ -872,7 +893,83 @@ MESSAGES: dict[str, str] = {
         "-1：模型默认值（{guidance}）；范围 {low}-{high}，0 或 1 关闭引导"
     ),
     "{low}-{high}, a multiple of 8; 0: the model's own size": "{low}-{high}，须为 8 的倍数；0：模型自身的尺寸",
-    # The generation rate limit (fusion/ui/limits.py), whose wording is in FRAGMENTS
+    # The generation rate limit (fusion/ui/admission.py), whose wording is in FRAGMENTS
+    # Ask (fusion/agent/)
+    'Type a request first, for example "Find the edges of this photo" or "这张图片里有什么?".': (
+        "请先输入请求，例如“找出这张照片的边缘”或“这张图片里有什么？”。"
+    ),
+    "This chat is still working on the previous request: wait for it, or press Stop.": (
+        "这个对话仍在处理上一个请求：请等待，或按“停止”。"
+    ),
+    'Type a short description first, for example "a cat on a windowsill".': "请先输入简短描述，例如“窗台上的一只猫”。",
+    "The Ask assistant must be a Qwen2.5 or Qwen3 instruct model, not a {model_type} model: set "
+    "FUSION_ASSISTANT_MODEL to one.": (
+        "Ask 助手必须是 Qwen2.5 或 Qwen3 指令模型，而不是 {model_type} 模型：请将 FUSION_ASSISTANT_MODEL 设为其中之一。"
+    ),
+    "Used tool: {tool}": "使用了工具：{tool}",
+    "Arguments: {arguments}": "参数：{arguments}",
+    "Result: {outcome}": "结果：{outcome}",
+    "(The assistant finished without a written answer: the steps above are what it did.)": (
+        "（助手没有写出回答就结束了：上面的步骤就是它所做的。）"
+    ),
+    "This chat already holds {count} images: start a new chat to add more.": (
+        "这个对话已经有 {count} 张图像：请开始新对话再添加。"
+    ),
+    # Hardening (issue 15): the file gate, the decoder's memory cap, the queue's door, model-load failures
+    "No {what} was given: upload a picture (PNG, JPEG, WebP, ...).": (
+        "没有提供{what}：请上传一张图片（PNG、JPEG、WebP 等）。"
+    ),
+    "The {what} file was not found: upload it again.": "找不到{what}文件：请重新上传。",
+    "The {what} is {width}x{height} pixels: decoding it would take about {needed} MB, more than the {allowed} MB "
+    "this app allows for one image. Downscale it first (a JPEG of any size works).": (
+        "{what}有 {width}x{height} 像素：解码它大约需要 {needed} MB，超过了本应用为单张图像允许的 {allowed} MB。"
+        "请先缩小它（任意尺寸的 JPEG 都可以）。"
+    ),
+    "This is an animated image: only its first frame was used.": "这是一张动图：只使用了它的第一帧。",
+    "Something went wrong inside the app (error {error_id}). The request was not completed; please try again, and "
+    "report it with this error id if it happens again.": (
+        "应用内部出了问题（错误 {error_id}）。请求没有完成；请重试，如果再次发生，请附上这个错误编号报告。"
+    ),
+    "{title} is not available: {cause}. The server's owner can fix it (`python -m fusion download` fetches the "
+    "default models). (error {error_id})": (
+        "{title} 不可用：{cause}。服务器的所有者可以修复它（`python -m fusion download` 会下载默认模型）。"
+        "（错误 {error_id}）"
+    ),
+    "{title} is not available: its tiny stand-in could not be built (error {error_id}; the server log has the "
+    "details).": "{title} 不可用：无法构建它的小型替身模型（错误 {error_id}；详情见服务器日志）。",
+    "Not enough {memory} memory to load {title}, even after freeing every model not in use. Try again when fewer "
+    "requests are running.": (
+        "即使释放了所有未使用的模型，{memory} 内存仍不足以加载 {title}。请在运行中的请求变少时再试。"
+    ),
+    "Used the first {used} of the {count} images; the rest were not read.": (
+        "使用了 {count} 张图像中的前 {used} 张；其余的没有读取。"
+    ),
+    "The labels are {length} characters long; at most {limit} are read. Type fewer or shorter labels.": (
+        "标签共有 {length} 个字符；最多只读取 {limit} 个。请输入更少或更短的标签。"
+    ),
+    "There are already {count} examples: clear some before adding a zip.": (
+        "已经有 {count} 个示例：添加 zip 之前请先清除一些。"
+    ),
+    "Drop a run card (.json) or a PNG made in the Fusion tab.": "请拖入一张运行卡（.json），或在“融合”页生成的 PNG。",
+    "This run card is larger than {size} KB: drop the JSON a result came with.": (
+        "这张运行卡大于 {size} KB：请拖入结果附带的 JSON。"
+    ),
+    "This run card is not UTF-8 text: drop the JSON a result came with.": (
+        "这张运行卡不是 UTF-8 文本：请拖入结果附带的 JSON。"
+    ),
+    "{what} {value} is too low: {sentinel} means the model's default.": (
+        "{what} {value} 太小：{sentinel} 表示模型的默认值。"
+    ),
+    "The app is busy: {count} requests are already waiting for the {lane}. Try again in a minute.": (
+        "应用正忙：已有 {count} 个请求在等待 {lane}。请一分钟后再试。"
+    ),
+    "You already have {count} requests waiting here; wait for them to finish before sending more.": (
+        "你已有 {count} 个请求在这里等待；请等它们完成后再发送更多。"
+    ),
+    "The request is larger than this app accepts ({limit} KB).": "请求大于本应用接受的大小（{limit} KB）。",
+    "Uploads are paused: the server's temporary space is full. Try again in a few minutes.": (
+        "上传已暂停：服务器的临时空间已满。请几分钟后再试。"
+    ),
     "Generation limit reached: {limit} per user. Try again in {wait}.": (
         "已达到生成次数上限：每位用户 {limit}。请在 {wait}后再试。"
     ),
@@ -1034,7 +1131,7 @@ MESSAGES: dict[str, str] = {
         "这张图像不含运行卡：请拖入在“融合”页生成的 PNG，或它的 JSON。"
     ),
     "Settings restored from the run card.": "已从运行卡恢复设置。",
-    "There is no image to send yet: generate one first.": "还没有可发送的图像：请先生成一张。",
+    "There is no image to send yet: upload or generate one first.": "还没有可发送的图像：请先上传或生成一张。",
     # System and the model cache (fusion/ui/system.py, fusion/cache.py)
     "Pick a model first.": "请先选择一个模型。",
     "{key} is not resident or is in use right now; nothing was evicted.": (
@@ -1045,33 +1142,12 @@ MESSAGES: dict[str, str] = {
         "**设备** `{device}` · **数据类型** `{dtype}` · **模型** `{models}` · **内存** 已用 {used} GB，预算 {budget"
         "} GB"
     ),
-    "Could not load {title} from {source}: {advice} ({error})": "无法从 {source} 加载 {title}：{advice}（{error}）",
-    "the repository is gated or private: accept its licence on the Hub and set HF_TOKEN.": (
-        "该仓库受限或为私有：请在 Hub 上接受它的许可协议并设置 HF_TOKEN。"
-    ),
 
 
-    "the disk is full: free space or point HF_HOME at a larger disk.": (
-        "磁盘已满：请释放空间，或让 HF_HOME 指向更大的磁盘。"
-    ),
 
-    "Run `python -m fusion download` while online, or set FUSION_MODELS=tiny for random-weight smoke runs.": (
-        "请在联网时运行 `python -m fusion download`，或设置 FUSION_MODELS=tiny，用随机权重做冒烟测试。"
-    ),
-    "its FUSION_*_MODEL variable": "它的 FUSION_*_MODEL 环境变量",
     "The {memory} ran out of memory even after freeing every model not in use. Try a smaller size, fewer images or "
     "steps, or wait for other requests to finish.": (
         "即使释放了所有未使用的模型，{memory} 内存仍然不足。请尝试更小的尺寸、更少的图像或步数，或等待其他请求完成。"
-    ),
-    "Not enough {memory} memory to load {title}, even after freeing every model not in use. Lower "
-    "FUSION_MEMORY_BUDGET, unpin models, or use a bigger machine.": (
-        "即使释放了所有未使用的模型，{memory} 内存仍不足以加载 {title}。请调低 FUSION_MEMORY_BUDGET、"
-        "取消固定模型，或换一台更大的机器。"
-    ),
-    "Could not build the tiny stand-in for {title} in {source} ({error}). This is a bug in fusion's tiny builders; "
-    "unset FUSION_MODELS to use the real models.": (
-        "无法在 {source} 中为 {title} 构建小型替身模型（{error}）。这是 fusion 小型模型构建器的缺陷；"
-        "取消设置 FUSION_MODELS 即可使用真实模型。"
     ),
     "Unknown model {key}; known models: {choices}": "未知的模型 {key}；已知的模型：{choices}",
     "FUSION_DEVICE=cuda but no CUDA GPU is visible; use FUSION_DEVICE=auto or cpu.": (
@@ -1091,6 +1167,17 @@ MESSAGES: dict[str, str] = {
 
 #: Parts of messages (a wait, a limit, a piece of advice): matched only inside what a message template captured.
 FRAGMENTS: dict[str, str] = {
+    "its tiny stand-in on this server is unreadable": "它在本服务器上的小型替身模型无法读取",
+    "its repository on the Hub is gated or private": "它在 Hub 上的仓库受限或为私有",
+    "its weights on this server are incomplete": "它在本服务器上的权重不完整",
+    "its weights are not on this server": "它的权重不在本服务器上",
+    "its repository was not found on the Hub": "在 Hub 上找不到它的仓库",
+    "the server's disk is full": "服务器的磁盘已满",
+    "its weights are not on this server and the Hub cannot be reached": "它的权重不在本服务器上，且无法连接 Hub",
+    "loading it failed": "加载失败",
+    "run card": "运行卡",
+    "zip": "zip 文件",
+    "result": "结果",
     "file {name}": "文件 {name}",
     ", {share} right on its examples": "，在训练示例上的正确率为 {share}",
     "{count} per {window} seconds": "{count} 次/{window} 秒",
@@ -1103,16 +1190,4 @@ FRAGMENTS: dict[str, str] = {
     "{amount} minute": "{amount} 分钟",
     "{amount} seconds": "{amount} 秒",
     "{amount} second": "{amount} 秒",
-    "its tiny stand-in is unreadable: delete the folder {source} so that it is rebuilt.": (
-        "它的小型替身模型无法读取：请删除文件夹 {source}，以便重新构建。"
-    ),
-    "the folder is not a complete `save_pretrained` copy of the model; point {variable} at one. {advice}": (
-        "该文件夹不是模型完整的 `save_pretrained` 副本；请让 {variable} 指向一个完整副本。{advice}"
-    ),
-    "there is no such folder; fix {variable}. {advice}": "没有这个文件夹；请修正 {variable}。{advice}",
-    "there is no model {source} on the Hub: check {variable}.": "Hub 上没有模型 {source}：请检查 {variable}。",
-    "the weights are not in the local Hugging Face cache and the Hub cannot be reached. {advice}": (
-        "权重不在本地 Hugging Face 缓存中，且无法连接 Hub。{advice}"
-    ),
-    "see the server log for details. {advice}": "详情请查看服务器日志。{advice}",
 }

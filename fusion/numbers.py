@@ -1,19 +1,67 @@
-"""The one check for numbers that users and API clients type: finite, or a ValueError that names the field."""
+"""The one reader of numbers that users and API clients send: every panel, task and option parser calls it.
+
+Widgets and API clients send numbers as floats, integers, numeric strings, empty strings or ``None``; JSON also
+allows integers far beyond a float's range. Each reader here either returns a number a caller can use or raises a
+``ValueError`` that names the field. Clamping into a documented range is also here, with the notice that says so.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeVar
+
+N = TypeVar("N", int, float)
 
 
-def finite_number(value: Any, what: str) -> float:
-    """``value`` as a finite float; strings like ``"7.5"`` are accepted, ``nan``, ``inf`` and words are not."""
+def finite_number(value: Any, what: str, *, parameter: str | None = None) -> float:
+    """``value`` as a finite float; strings like ``"7.5"`` are accepted, ``nan``, ``inf``, booleans and words are
+    not. ``parameter`` names the API parameter in the message, for a field whose label is not its name."""
+    where = "" if parameter is None else f" (parameter {parameter})"
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a number, got {value!r}{where}.")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}.") from None
+        raise ValueError(f"{what} must be a number, got {value!r}{where}.") from None
     except OverflowError:  # an integer beyond float's range
-        raise ValueError(f"{what} must be a finite number, got one beyond ±1e308.") from None
+        raise ValueError(f"{what} must be a finite number, got one beyond ±1e308{where}.") from None
     if not math.isfinite(number):
-        raise ValueError(f"{what} must be a finite number, got {value!r}.")
+        raise ValueError(f"{what} must be a finite number, got {value!r}{where}.")
     return number
+
+
+def optional_number(value: Any, what: str) -> float | None:
+    """A number as a widget or API client sent it; ``None`` or an empty string gives ``None``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return finite_number(value, what)
+
+
+def whole_number(value: Any, what: str) -> int:
+    """A finite number rounded to the nearest integer (halves up, as a slider's step does)."""
+    return math.floor(finite_number(value, what) + 0.5)
+
+
+def optional_whole_number(value: Any, what: str) -> int | None:
+    """:func:`whole_number`, or ``None`` for an empty value."""
+    number = optional_number(value, what)
+    return None if number is None else math.floor(number + 0.5)
+
+
+def number_or(value: Any, what: str, default: N) -> float | N:
+    """:func:`optional_number`, with ``default`` for an empty value."""
+    number = optional_number(value, what)
+    return default if number is None else number
+
+
+def clamped(value: N, low: N, high: N, what: str, notices: list[str]) -> N:
+    """``value`` brought into ``[low, high]``, with a notice when it had to move."""
+    inside = min(max(value, low), high)
+    if inside != value:
+        notices.append(f"{what} {value:g} is outside {low:g}-{high:g}; using {inside:g}.")
+    return inside
+
+
+def shown(value: float) -> str:
+    """A number as a message shows it: ``5`` rather than ``5.0``, ``0.25`` as it is."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

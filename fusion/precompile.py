@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fusion import acceleration, captioning, compiled, generation
+from fusion import captioning, compiled, generation
 from fusion.classification import embeddings
 from fusion.config import get_settings
 from fusion.gpu import gpu_task
@@ -161,7 +161,6 @@ def build(
                 if components and path not in components:
                     continue
                 model = cache.get(key)
-                _prepare(cache, model)
                 try:
                     args, kwargs = compiled.capture(compiled.component(model, path), run)
                     info = compiled.compile_package(
@@ -174,20 +173,13 @@ def build(
     return outcomes
 
 
-def _prepare(cache: ModelCache, model: Any) -> None:
-    """Put a pipeline in the state requests will find it in (fused projections change the weight layout a package
-    is built for); the first request does the same through ``generation.generate``."""
-    if hasattr(model, "unet"):
-        acceleration.ensure(model, acceleration.for_settings(cache.settings))
-
-
 def apply_all(cache: ModelCache) -> list[compiled.ApplyReport]:
-    """Attach the packages to every resident model (what the cache's load hook does for later loads)."""
+    """Attach the packages to every resident model, as each registry entry's load hook does for models it loads
+    later (models loaded before their packages were built, as ZeroGPU's are, need this)."""
     reports = []
     for stats in cache.stats().models:
         if stats.resident and stats.key in compiled.COMPONENTS:
             model = cache.get(stats.key)
-            _prepare(cache, model)
             reports.append(compiled.apply_packages(stats.key, model, cache.settings))
     return reports
 

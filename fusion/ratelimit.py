@@ -1,115 +1,51 @@
-"""A per-client rate limit: at most ``count`` uses in any sliding window of ``window_s`` seconds.
+"""Who is asking, and how often: a per-client limit on uses in a sliding window, and client identity.
 
-Pure and thread-safe, with no Gradio in it: the UI asks :meth:`RateLimiter.acquire` before every request that
-runs a diffusion model, keyed by :func:`client_id`. Memory stays bounded: a client whose last use left the
-window is forgotten, and at most ``max_clients`` are remembered at all.
+No Gradio in here. The counting is the ``limits`` library's moving window over its in-memory storage (a client's
+log of uses expires with the window, so memory stays bounded by the clients active in it); this module only
+parses the setting, turns a refusal into the seconds to wait, and decides who a request comes from.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
-import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
-from dataclasses import dataclass
 
-#: Window units accepted by :meth:`RateLimit.parse`, in seconds.
-UNITS = {
-    "s": 1,
-    "sec": 1,
-    "second": 1,
-    "seconds": 1,
-    "m": 60,
-    "min": 60,
-    "minute": 60,
-    "minutes": 60,
-    "h": 3600,
-    "hour": 3600,
-    "hours": 3600,
-    "d": 86400,
-    "day": 86400,
-    "days": 86400,
-}
-_RATE = re.compile(r"(?P<count>\d+)\s*/\s*(?P<amount>\d+(?:\.\d+)?)?\s*(?P<unit>[a-z]*)")
-#: Clients remembered at most; past it the least recently admitted one is forgotten (and gets its uses back early).
-MAX_CLIENTS = 10_000
+import limits
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+RateLimit = limits.RateLimitItem
 
 
-@dataclass(frozen=True)
-class RateLimit:
-    """``count`` uses per ``window_s`` seconds."""
+def parse_rate(text: str) -> RateLimit:
+    """``"10/hour"``, ``"5/10 minutes"``, ``"100 per day"``: the ``limits`` notation, one rate."""
+    try:
+        return limits.parse(text)
+    except ValueError:
+        raise ValueError(
+            f"expected uses/window such as 10/hour, 5/10 minutes or 100/day (units: second, minute, hour, day); "
+            f"got {text!r}"
+        ) from None
 
-    count: int
-    window_s: float
 
-    def __post_init__(self) -> None:
-        if self.count < 1 or not self.window_s > 0:
-            raise ValueError(
-                f"a count of at least 1 and a window above 0 s are needed; got {self.count}/{self.window_s}s"
-            )
-
-    @classmethod
-    def parse(cls, text: str) -> RateLimit:
-        """``"10/hour"``, ``"5/10min"``, ``"3/30s"``, ``"100/day"`` (a bare number after the slash is seconds)."""
-        match = _RATE.fullmatch(text.strip().lower())
-        unit = match and UNITS.get(match["unit"] or "s")
-        if not match or unit is None or not (match["amount"] or match["unit"]):
-            raise ValueError(
-                f"expected uses/window such as 10/hour, 5/10min, 3/30s or 100/day (units: s, min, hour, day); "
-                f"got {text!r}"
-            )
-        return cls(int(match["count"]), float(match["amount"] or 1) * unit)
+def window_seconds(limit: RateLimit) -> int:
+    """The length of a limit's window in seconds."""
+    return limit.get_expiry()
 
 
 class RateLimiter:
-    """A sliding-window log per client: each admitted use is remembered for one window, refusals are not counted.
+    """At most ``limit.amount`` uses per client in any sliding window; refused attempts are not counted."""
 
-    ``clock`` must not go backwards (``time.monotonic`` by default; tests pass a fake one).
-    """
-
-    def __init__(
-        self, limit: RateLimit, *, clock: Callable[[], float] = time.monotonic, max_clients: int = MAX_CLIENTS
-    ) -> None:
+    def __init__(self, limit: RateLimit) -> None:
         self.limit = limit
-        self._clock = clock
-        self._max_clients = max_clients
-        # Client -> times of its uses inside the window, ordered by each client's latest use (oldest first).
-        self._uses: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
     def acquire(self, client: str) -> float:
         """Count one use for ``client`` and return 0.0, or count nothing and return the seconds until it may."""
-        with self._lock:
-            now = self._clock()
-            expired = now - self.limit.window_s
-            self._forget_idle(expired)
-            uses = self._uses.get(client)
-            if uses is None:
-                uses = self._uses[client] = deque()
-            while uses and uses[0] <= expired:
-                uses.popleft()
-            if len(uses) >= self.limit.count:
-                return uses[0] - expired
-            uses.append(now)
-            self._uses.move_to_end(client)
-            if len(self._uses) > self._max_clients:
-                self._uses.popitem(last=False)
+        if self._limiter.hit(self.limit, client):
             return 0.0
-
-    def clients(self) -> int:
-        """How many clients are remembered (each with a use inside the window)."""
-        with self._lock:
-            return len(self._uses)
-
-    def _forget_idle(self, expired: float) -> None:
-        """Drop clients whose latest use has left the window: they are first in the order, so this is O(1) each."""
-        while self._uses:
-            uses = next(iter(self._uses.values()))
-            if uses and uses[-1] > expired:
-                return
-            self._uses.popitem(last=False)
+        reset_at = self._limiter.get_window_stats(self.limit, client).reset_time
+        return max(reset_at - time.time(), 0.001)
 
 
 def client_id(username: str | None, host: str | None, forwarded_for: str | None, *, trust_forwarded_for: bool) -> str:

@@ -1,9 +1,10 @@
-"""Model keys -> how to load each one, its tiny twin, its size.
+"""Model keys -> how to load each one, what to do to it once loaded, its tiny twin, its size.
 
 Loaders are plain functions ``(source, device, dtype) -> model`` that call the libraries' own ``from_pretrained``
 with safetensors only and never ``trust_remote_code``. A source is a Hub id or a local folder; in tiny mode it is
 the folder that :mod:`fusion.tiny` wrote, so the tiny twins go through exactly the same code as the real models.
-Heavy libraries are imported inside the loaders: importing this module loads nothing.
+Load hooks (``ModelSpec.prepare``) are plain functions ``(model, settings) -> None`` too. Heavy libraries are
+imported inside the loaders and hooks: importing this module loads nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fusion import acceleration
+
 if TYPE_CHECKING:
     import torch
+
+    from fusion.config import Settings
 
 GB = 1 << 30
 MB = 1 << 20
@@ -44,6 +49,11 @@ class ModelSpec:
     hub_files: tuple[str, ...]
     #: Whether the Hub repo publishes an ``fp16`` weight variant.
     has_fp16_variant: bool = False
+    #: The load hook: ``prepare(model, settings)`` runs once, right after the loader, with the loaded model and the
+    #: app's settings, before the cache counts the model's bytes. Whatever changes a model in place to make it
+    #: faster (attention processors, fused projections, compilation, an ahead-of-time compiled package) goes here,
+    #: never into a request. It returns nothing; an exception fails the load as a loader's would.
+    prepare: Callable[[Any, Settings], None] | None = None
 
     def build_tiny(self, folder: Path) -> None:
         """Write this model's tiny random-weight twin into ``folder``."""
@@ -98,6 +108,18 @@ def _load_diffusers_model(class_name: str, has_fp16_variant: bool) -> Callable[[
 
     load.__name__ = f"load_{class_name}"
     return load
+
+
+def _load_assistant(source: str, device: torch.device, dtype: torch.dtype) -> ModelBundle:
+    """A causal language model and its tokenizer; on a GPU with bfloat16 it loads in bfloat16 rather than
+    float16, because the Qwen3 weights are published in bfloat16 and activations can overflow float16's range."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if dtype == torch.float16 and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        dtype = torch.bfloat16
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, use_safetensors=True)
+    return ModelBundle(model=model.to(device).eval(), processor=AutoTokenizer.from_pretrained(source))
 
 
 def _load_safety_checker(source: str, device: torch.device, dtype: torch.dtype) -> ModelBundle:
@@ -167,6 +189,7 @@ REGISTRY: dict[str, ModelSpec] = {
             int(2.2 * GB),
             _PIPELINE_FILES,
             has_fp16_variant=True,
+            prepare=acceleration.prepare_pipeline,
         ),
         ModelSpec(
             "sd-turbo",
@@ -176,6 +199,7 @@ REGISTRY: dict[str, ModelSpec] = {
             int(2.6 * GB),
             _PIPELINE_FILES,
             has_fp16_variant=True,
+            prepare=acceleration.prepare_pipeline,
         ),
         ModelSpec(
             "controlnet-canny",
@@ -201,6 +225,15 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.diffusion:build_safety_checker",
             int(0.61 * GB),
             ("*.json", "model.safetensors"),
+            prepare=acceleration.prepare_safety_checker,
+        ),
+        ModelSpec(
+            "assistant",
+            "Qwen3 1.7B assistant (Ask)",
+            _load_assistant,
+            "fusion.tiny.assistant:build_assistant",
+            int(3.2 * GB),
+            _TRANSFORMERS_FILES,
         ),
     )
 }

@@ -6,16 +6,17 @@ growing key/value cache), so no step can be recorded as a CUDA graph, and on an 
 padded to its final length, at every step. Its attention is causal, so the padding cannot change the positions
 before it: each step picks the token ``generate`` picks, and every step has the same shape. The prompt (what
 BLIP's own ``generate`` feeds its decoder), the logits processors and the stopping rule are transformers';
-only the loop is written here.
+only the loop is written here. Recorded graphs hold memory of their own: the model cache keeps them with their
+model (:func:`kept_by`), counts them and drops them when it drops the model.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -25,13 +26,18 @@ from fusion.cuda_graphs import CapturedCall
 if TYPE_CHECKING:
     from transformers import LogitsProcessorList
 
+    from fusion.cache import ModelCache
+
 #: Padded lengths are rounded up to a multiple of this, so that prompts of similar length share one graph.
 LENGTH_STEP = 16
 #: Recorded graphs kept per model (least recently used dropped first); each holds its own activation memory.
 MAX_GRAPHS_PER_MODEL = 8
 
-_graphs: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[Any, ...], CapturedCall]] = weakref.WeakKeyDictionary()
-#: Models whose calls could not be recorded (a library whose forward syncs with the host, an old driver, ...).
+#: ``keeper(key, record)`` lends the graph kept under ``key``, recording it with ``record()`` the first time.
+GraphKeeper = Callable[[tuple[Any, ...], Callable[..., CapturedCall]], AbstractContextManager[CapturedCall]]
+
+#: Models whose calls could not be recorded (a library whose forward syncs with the host, an old driver, ...): a
+#: weak set, which keeps no model alive.
 _unrecordable: weakref.WeakSet[Any] = weakref.WeakSet()
 #: One caption at a time per process may replay graphs: their buffers are shared by every call.
 _replay_lock = threading.Lock()
@@ -39,6 +45,14 @@ _replay_lock = threading.Lock()
 
 class RecordingError(RuntimeError):
     """A model's call could not be recorded as a CUDA graph; callers fall back to ``generate``."""
+
+
+def kept_by(cache: ModelCache, key: str) -> GraphKeeper:
+    """The keeper of the cached model ``key``'s graphs: the cache lends them, counts their memory and drops them
+    with the model."""
+    return functools.partial(
+        cache.borrow, "CUDA graph", depends_on=(key,), size=lambda call: call.bytes, keep=MAX_GRAPHS_PER_MODEL
+    )
 
 
 def can_record(model: Any) -> bool:
@@ -67,10 +81,12 @@ def greedy_caption_ids(
     repetition_penalty: float = 1.0,
     no_repeat_ngram_size: int = 0,
     cuda_graphs: bool = False,
+    keeper: GraphKeeper | None = None,
 ) -> torch.Tensor:
     """The token ids ``model.generate(pixel_values=..., input_ids=..., do_sample=False, num_beams=1, ...)``
     returns for a BLIP captioner (prompt included), computed at fixed shapes; with ``cuda_graphs`` the vision
-    encoder and the decoder steps are replayed from recorded CUDA graphs."""
+    encoder and the decoder steps are replayed from recorded CUDA graphs, kept by ``keeper`` (see :func:`kept_by`;
+    without one they are recorded for this call only)."""
     text_config = model.config.text_config
     eos, pad = text_config.sep_token_id, text_config.pad_token_id
     batch, device = pixel_values.shape[0], pixel_values.device
@@ -80,10 +96,11 @@ def greedy_caption_ids(
     ids = torch.full((batch, padded), pad, dtype=torch.long, device=device)
     ids[:, :start] = prompt
     processors = _logits_processors(start, min_new_tokens, repetition_penalty, no_repeat_ngram_size, eos, device)
-    with _replay_lock if cuda_graphs else nullcontext():
-        encode = _recorded(model, ("vision", *pixel_values.shape), _vision(model), pixel_values, enabled=cuda_graphs)
+    with _replay_lock if cuda_graphs else nullcontext(), ExitStack() as loans:
+        recorded = functools.partial(_recorded, loans, model, keeper=keeper, enabled=cuda_graphs)
+        encode = recorded(("vision", *pixel_values.shape), _vision(model), pixel_values)
         image_embeds = encode(pixel_values)
-        decode = _recorded(model, ("decoder", *ids.shape), _decoder(model), ids, image_embeds, enabled=cuda_graphs)
+        decode = recorded(("decoder", *ids.shape), _decoder(model), ids, image_embeds)
         unfinished = torch.ones(batch, dtype=torch.bool, device=device)
         end = start
         for position in range(start, start + max_new_tokens):
@@ -135,22 +152,28 @@ def _decoder(model: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _recorded(
-    model: Any, key: tuple[Any, ...], fn: Callable[..., torch.Tensor], *examples: torch.Tensor, enabled: bool
+    loans: ExitStack,
+    model: Any,
+    key: tuple[Any, ...],
+    fn: Callable[..., torch.Tensor],
+    *examples: torch.Tensor,
+    keeper: GraphKeeper | None,
+    enabled: bool,
 ) -> Callable[..., torch.Tensor]:
-    """``fn`` itself, or its CUDA graph for these shapes (recorded on first use, kept per model)."""
+    """``fn`` itself, or its CUDA graph for these shapes (recorded on first use, kept by ``keeper`` and on loan
+    until ``loans`` closes)."""
     if not enabled:
         return fn
-    # A graph replays fixed addresses: weights that were moved or cast since it was recorded need a new one.
-    key = (*key, examples[0].dtype, model.dtype, next(model.parameters()).data_ptr())
-    recorded = _graphs.setdefault(model, OrderedDict())
-    if key in recorded:
-        recorded.move_to_end(key)
-    else:
+
+    def record(*_models: Any) -> CapturedCall:
         try:
-            recorded[key] = CapturedCall(fn, *examples)
+            return CapturedCall(fn, *examples)
         except RuntimeError as error:
             _unrecordable.add(model)
             raise RecordingError(f"{type(model).__name__} could not be recorded as a CUDA graph: {error}") from error
-        while len(recorded) > MAX_GRAPHS_PER_MODEL:
-            recorded.popitem(last=False)
-    return recorded[key]
+
+    if keeper is None:
+        return record()
+    # A graph replays fixed addresses: weights that were moved or cast since it was recorded need a new one.
+    key = (*key, examples[0].dtype, model.dtype, next(model.parameters()).data_ptr())
+    return loans.enter_context(keeper(key, record))

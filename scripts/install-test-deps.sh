@@ -14,4 +14,12 @@ fi
 
 # torch first and pinned, so requirements.txt's looser `torch` is already satisfied (CI has a CPU wheel on disk).
 python -m pip install -q --disable-pip-version-check torch==2.13.0
-python -m pip install -q --disable-pip-version-check -r requirements-test.txt
+# xgrammar (the Ask tab's constrained decoding) asks for triton, a gigabyte it uses only for CUDA kernels: on a CPU
+# machine it is installed without it (tests/test_agent_planner.py runs it so). The rest comes from the requirements.
+lists=$(mktemp -d)
+trap 'rm -rf "$lists"' EXIT
+grep -v '^xgrammar' requirements.txt > "$lists/requirements.txt"
+sed "s|^-r requirements.txt|-r $lists/requirements.txt|" requirements-test.txt > "$lists/requirements-test.txt"
+python -m pip install -q --disable-pip-version-check -r "$lists/requirements-test.txt"
+python -m pip install -q --disable-pip-version-check "apache-tvm-ffi>=0.1.11"
+python -m pip install -q --disable-pip-version-check --no-deps "$(grep -o '^xgrammar[^ #]*' requirements.txt)"

@@ -38,7 +38,10 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_settings(tiny_dir: Path) -> Settings:
-    return Settings(models="tiny", tiny_dir=tiny_dir, device="cpu", memory_budget=2 << 30)
+    """Tiny models on the CPU. Every test client connects from loopback, so to the app's queue the whole suite is
+    one client: the per-client cap on waiting GPU requests is raised for tests that send many at once
+    (``tests/test_hardening.py`` checks the default)."""
+    return Settings(models="tiny", tiny_dir=tiny_dir, device="cpu", memory_budget=2 << 30, client_queue=32)
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +72,19 @@ def client(app_url: str):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+@pytest.fixture
+def uploaded():
+    """Put a file where Gradio puts uploads, as ``/gradio_api/upload`` would; the path the app then accepts."""
+    import shutil
+    import uuid
+
+    from gradio.utils import get_upload_folder
+
+    def upload(source: Path) -> str:
+        folder = Path(get_upload_folder()) / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        return shutil.copy(source, folder / Path(source).name)
+
+    return upload

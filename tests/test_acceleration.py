@@ -1,4 +1,5 @@
-"""fusion.acceleration: every speed-up keeps the picture, can be switched off again, and follows the settings."""
+"""fusion.acceleration: every speed-up keeps the picture, can be switched off again, follows the settings, and is
+applied once, when a model loads."""
 
 from __future__ import annotations
 
@@ -148,3 +149,33 @@ def test_only_cudagraphs_all_graphs_the_safety_checker_once_on_cuda(
         assert calls == [("CLIPVisionModel", {"mode": "reduce-overhead", "fullgraph": True})]
     finally:
         cache.evict("safety-checker")
+
+
+def test_the_load_hooks_speed_models_up_once_when_they_load_never_per_request(
+    cache: ModelCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``FUSION_COMPILE=cudagraphs-all`` on a (pretended) CUDA GPU: the pipeline and the safety checker are
+    set up by their registry hooks when they load, and a second request changes nothing."""
+    calls: list[str] = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: calls.append(type(self).__name__))
+    monkeypatch.setattr(acceleration, "_weights_device", lambda _model: torch.device("cuda"))
+    fresh = ModelCache(replace(cache.settings, compile_mode="cudagraphs-all"))
+    options = GenerationOptions(prompt="a red house", model="sd-turbo", seed=1)
+    generation.generate(options, cache=fresh)
+    pipe = fresh.get("sd-turbo")
+    assert acceleration.current(pipe) == Acceleration(compile="cudagraphs-all")
+    assert _processor_types(pipe.unet) == {FusedAttnProcessor2_0}
+    assert sorted(calls) == ["CLIPTextModel", "CLIPVisionModel", "Decoder", "UNet2DConditionModel"]
+    monkeypatch.setattr(acceleration, "apply", lambda *_: pytest.fail("a request changed a cached model"))
+    generation.generate(options, cache=fresh)
+    assert len(calls) == 4
+
+
+def test_the_load_hooks_leave_cpu_and_zero_gpu_models_as_loaded(
+    cache: ModelCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipe = cache.get("sd-turbo")
+    assert acceleration.current(pipe) is None and _processor_types(pipe.unet) == {AttnProcessor2_0}
+    monkeypatch.setattr(acceleration, "_weights_device", lambda _model: torch.device("cuda"))
+    acceleration.prepare_pipeline(pipe, replace(cache.settings, zero_gpu=True))  # loaded before a GPU is attached
+    assert acceleration.current(pipe) is None and _processor_types(pipe.unet) == {AttnProcessor2_0}

@@ -8,20 +8,27 @@ the real loader.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import gc
 import itertools
+import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderTiny, DiffusionPipeline
 from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
-from fusion.cache import ModelCache, ModelLoadError, module_bytes
+from fusion.cache import DerivedStats, ModelCache, ModelLoadError, module_bytes
 from fusion.config import Settings
 from fusion.registry import REGISTRY, ModelBundle, ModelSpec, _load_diffusers_model, _load_transformers
 from fusion.tiny import COMPLETE_MARKER, SEED, ensure_tiny
@@ -462,6 +469,75 @@ def test_statistics_count_loads_hits_evictions_and_bytes(built_dir: Path) -> Non
     assert stats.to_dict()["models"][0]["key"] == "a"
 
 
+# ------------------------------------------------------------------------------------------ derived objects
+def test_borrowed_objects_are_lent_one_at_a_time_counted_and_dropped_with_their_model(built_dir: Path) -> None:
+    cache = make_cache(built_dir)
+    built: list[Any] = []
+
+    def copy_of(model: Any) -> Any:  # weights of its own, which the cache must count
+        built.append(model)
+        return copy.deepcopy(model)
+
+    with (
+        cache.use("a") as model,
+        cache.borrow("copy", 1, copy_of, depends_on=("a",)) as first,
+        cache.borrow("copy", 1, copy_of, depends_on=("a",)) as second,
+    ):
+        assert first is not second, "one caller at a time"
+        assert stats_of(cache, "a").in_use == 1, "a loan is part of the call that holds the model"
+    with cache.use("a"), cache.borrow("copy", 1, copy_of, depends_on=("a",)) as again:
+        assert again in (first, second), "a free one is reused"
+    assert built == [model, model], "built from the cached model"
+    stats = cache.stats()
+    assert stats.derived == (DerivedStats("copy", ("a",), count=2, in_use=0, bytes=2 * AUTOENCODER_BYTES),)
+    assert (stats_of(cache, "a").derived, stats_of(cache, "a").derived_bytes) == (2, 2 * AUTOENCODER_BYTES)
+    assert stats.used_bytes == cache.used_bytes() == 3 * AUTOENCODER_BYTES
+    view = lambda model: SimpleNamespace(components={"model": model})  # noqa: E731
+    with cache.use("a"), cache.borrow("view", 1, view, depends_on=("a",)):
+        assert cache.stats().derived[-1].bytes == 0, "what shares the model's weights costs nothing more"
+    with cache.use("a"), cache.borrow("copy", 2, copy_of, depends_on=("a",), keep=1) as last:
+        last = weakref.ref(last)
+    assert sorted((d.kind, d.count) for d in cache.stats().derived) == [("copy", 1), ("view", 1)], "keep=1 trims"
+    del model, first, second, again
+    assert cache.evict("a")
+    gc.collect()
+    assert last() is None and cache.stats().derived == ()
+
+
+def test_only_held_models_lend_what_is_derived_from_them(built_dir: Path) -> None:
+    """A loan is made inside a ``use`` of its models, so that they stay resident while it lasts."""
+    cache = make_cache(built_dir)
+    cache.get("a")
+    with pytest.raises(KeyError, match="a"), cache.borrow("copy", 1, copy.deepcopy, depends_on=("a",)):
+        pass
+    assert cache.stats().derived == ()
+
+
+def test_derived_bytes_count_in_the_budget(built_dir: Path) -> None:
+    cache = make_cache(built_dir, budget=int(2.5 * AUTOENCODER_BYTES))
+    with cache.use("a"), cache.borrow("copy", 1, copy.deepcopy, depends_on=("a",)) as twin:
+        twin = weakref.ref(twin)
+    cache.get("b")  # a, its copy and b would take 3 model sizes: a goes, and its copy with it
+    gc.collect()
+    assert resident_keys(cache) == {"b"} and twin() is None
+    assert cache.used_bytes() == AUTOENCODER_BYTES
+
+
+def test_a_failed_build_keeps_nothing(built_dir: Path) -> None:
+    cache = make_cache(built_dir)
+
+    def failing(*_models: Any) -> Any:
+        raise RuntimeError("could not record")
+
+    with (
+        pytest.raises(RuntimeError, match="could not record"),
+        cache.use("a", "vision"),
+        cache.borrow("graph", 1, failing, depends_on=("a", "vision")),
+    ):
+        pass
+    assert [stats_of(cache, key).in_use for key in ("a", "vision")] == [0, 0] and cache.stats().derived == ()
+
+
 # ------------------------------------------------------------------------------------------- load failures
 def hub_cache(model_ids: dict[str, str]) -> ModelCache:
     """A hub-mode cache over the product registry with some model ids replaced."""
@@ -469,31 +545,40 @@ def hub_cache(model_ids: dict[str, str]) -> ModelCache:
     return ModelCache(settings)
 
 
-def test_an_incomplete_local_folder_is_a_clear_error(tmp_path: Path) -> None:
-    cache = hub_cache({"caption": str(tmp_path)})
-    with pytest.raises(ModelLoadError) as caught:
-        cache.get("caption")
-    message = str(caught.value)
-    assert "BLIP captioning (base)" in message and str(tmp_path) in message
-    assert "FUSION_CAPTION_MODEL" in message
-    assert "python -m fusion download" in message and "FUSION_MODELS=tiny" in message
+def _failure(cache: ModelCache, key: str, caplog: pytest.LogCaptureFixture) -> tuple[str, str]:
+    """The user's message of a failed load, and the server log's line with the same error id."""
+    with caplog.at_level(logging.ERROR, logger="fusion.cache"), pytest.raises(ModelLoadError) as caught:
+        cache.get(key)
+    message, error_id = str(caught.value), caught.value.error_id
+    assert error_id and f"(error {error_id})" in message
+    logged = [record.getMessage() for record in caplog.records if f"[error {error_id}]" in record.getMessage()]
+    assert len(logged) == 1
+    assert "FUSION_" not in message and "/tmp" not in message and "Error:" not in message, (
+        "no variable names, paths or exception text for an anonymous user"
+    )
+    return message, logged[0]
 
 
-def test_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
-    cache = hub_cache({"clip": str(tmp_path / "not-there")})
-    with pytest.raises(ModelLoadError, match="there is no such folder; fix FUSION_CLIP_MODEL"):
-        cache.get("clip")
+def test_an_incomplete_local_folder_is_a_clear_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    message, logged = _failure(hub_cache({"caption": str(tmp_path)}), "caption", caplog)
+    assert "BLIP captioning (base) is not available: its weights on this server are incomplete" in message
+    assert "python -m fusion download" in message
+    assert str(tmp_path) in logged and "FUSION_CAPTION_MODEL" in logged and "OSError" in logged
+
+
+def test_a_missing_folder_is_a_clear_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    message, logged = _failure(hub_cache({"clip": str(tmp_path / "not-there")}), "clip", caplog)
+    assert "its weights are not on this server" in message
+    assert "there is no such folder; fix FUSION_CLIP_MODEL" in logged
 
 
 @pytest.mark.filterwarnings("ignore:The `local_dir_use_symlinks` argument is deprecated")  # diffusers
-def test_a_model_missing_offline_names_it_and_says_what_to_do() -> None:
+def test_a_model_missing_offline_names_it_and_says_what_to_do(caplog: pytest.LogCaptureFixture) -> None:
     cache = hub_cache({"taesd": "fusion-test/no-such-model"})
-    with pytest.raises(ModelLoadError) as caught:
-        cache.get("taesd")
-    message = str(caught.value)
-    assert "Tiny autoencoder (previews)" in message and "'fusion-test/no-such-model'" in message
+    message, logged = _failure(cache, "taesd", caplog)
+    assert "Tiny autoencoder (previews) is not available" in message and "no-such-model" not in message
     assert "Hub cannot be reached" in message
-    assert "python -m fusion download" in message and "FUSION_MODELS=tiny" in message
+    assert "'fusion-test/no-such-model'" in logged and "FUSION_MODELS=tiny" in logged
     assert stats_of(cache, "taesd").failures == 1
 
 
@@ -504,7 +589,7 @@ def test_the_cache_keeps_working_after_a_failed_load(built_dir: Path, tmp_path: 
         model_ids={"a": str(folder), "b": str(built_dir / "b")}, device="cpu", memory_budget=1 << 30
     )
     cache = ModelCache(settings, registry={key: TEST_REGISTRY[key] for key in ("a", "b")})
-    with pytest.raises(ModelLoadError, match="not a complete `save_pretrained` copy"):
+    with pytest.raises(ModelLoadError, match="its weights on this server are incomplete"):
         cache.get("a")
 
     assert isinstance(cache.get("b"), AutoencoderTiny)
@@ -515,7 +600,7 @@ def test_the_cache_keeps_working_after_a_failed_load(built_dir: Path, tmp_path: 
 
 def test_a_failing_tiny_builder_is_a_model_load_error(built_dir: Path) -> None:
     cache = make_cache(built_dir)
-    with pytest.raises(ModelLoadError, match="Could not build the tiny stand-in for Test model broken"):
+    with pytest.raises(ModelLoadError, match="Test model broken is not available: its tiny stand-in could not be"):
         cache.get("broken")
     assert not (built_dir / "broken").exists()
     assert cache.get("a") is not None
@@ -580,3 +665,124 @@ def test_the_whole_tiny_set_is_small_on_disk(registry_cache: ModelCache, tiny_di
         path.stat().st_size for key in REGISTRY for path in (tiny_dir / key).rglob("*") if path.is_file()
     )
     assert size <= TINY_SET_MAX_BYTES, f"tiny twins take {size / 1e6:.1f} MB on disk"
+
+
+# ---------------------------------------------------------------------------------------------- memory released
+class WatchedCache(ModelCache):
+    """A cache that keeps a weak reference to everything it lends, with the models it was derived from."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.lent: list[tuple[tuple[str, ...], weakref.ref[Any]]] = []
+
+    @contextmanager
+    def borrow(self, kind: str, key: Any, build: Callable[..., Any], **options: Any) -> Iterator[Any]:
+        with super().borrow(kind, key, build, **options) as value:
+            self.lent.append((tuple(options["depends_on"]), weakref.ref(value)))
+            yield value
+
+
+def use_every_model(cache: ModelCache) -> None:
+    """Run every registry model as the app does, so that what each one derives exists too: pipelines of every
+    kind (txt2img, img2img, ControlNet, SD-Turbo), previews, the safety checker, captions (recorded CUDA graphs
+    on a GPU), VQA and CLIP."""
+    from fusion import captioning, generation
+
+    picture = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    edges = np.zeros((64, 64, 3), dtype=np.uint8)
+    edges[16:48, 30:34] = 255
+    base = generation.GenerationOptions(prompt="a house", steps=2, seed=0)
+    for options in (
+        base,
+        dataclasses.replace(base, init_image=picture, strength=0.5),
+        dataclasses.replace(base, control_image=edges),
+        dataclasses.replace(base, model="sd-turbo", steps=1),
+    ):
+        generation.generate(options, cache=cache, on_step=lambda _update: None)
+    for model in captioning.CAPTION_MODEL_KEYS:
+        captioning.caption([picture], captioning.CaptionOptions(model=model), cache=cache)
+    captioning.answer(picture, "What colour is it?", cache=cache)
+    for key in ("clip", "clip-large"):
+        cache.get(key)
+    from fusion.agent.planner import plan_turn
+    from fusion.agent.tools import build_tools
+
+    tools = list(build_tools(cache).values())[:3]
+    system = {"role": "system", "content": "Use the tools."}
+    plan_turn([system, {"role": "user", "content": "edges"}], tools, ("image-1",), cache=cache, choice="required")
+    assert resident_keys(cache) == set(REGISTRY)
+
+
+def weak_parts(model: Any) -> list[weakref.ref[Any]]:
+    """Weak references to a cached model and every torch module in it."""
+    if isinstance(model, ModelBundle):
+        parts = [model.model]
+    elif isinstance(model, torch.nn.Module):
+        parts = [model]
+    else:
+        parts = [part for part in model.components.values() if isinstance(part, torch.nn.Module)]
+    return [weakref.ref(model), *(weakref.ref(module) for part in parts for module in part.modules())]
+
+
+#: ControlNet first, while SD 1.5 is still loaded; then every other model in turn.
+EVICTION_ORDER = ["controlnet-canny", *(key for key in REGISTRY if key != "controlnet-canny")]
+
+
+def test_evicting_controlnet_frees_it_while_sd15_stays_loaded(tiny_settings: Settings) -> None:
+    """A ControlNet run pools a pipeline around SD 1.5 and the ControlNet: evicting the ControlNet alone must
+    free it, or the next load makes a second copy (issue 16: it stayed alive before the cache owned pipelines)."""
+    from fusion import generation
+
+    cache = ModelCache(tiny_settings)
+    edges = np.zeros((64, 64, 3), dtype=np.uint8)
+    edges[16:48, 30:34] = 255
+    options = generation.GenerationOptions(prompt="a house", steps=1, seed=0, control_image=edges)
+    generation.generate(options, cache=cache)
+    controlnet = weakref.ref(cache.get(generation.CONTROLNET_KEY))
+    assert cache.evict(generation.CONTROLNET_KEY)
+    gc.collect()
+    assert resident_keys(cache) >= {"sd15"}
+    assert controlnet() is None, "something besides the cache still holds the evicted ControlNet"
+
+
+def test_evicting_each_model_in_turn_releases_it_and_what_came_from_it(tiny_settings: Settings) -> None:
+    cache = WatchedCache(tiny_settings)
+    use_every_model(cache)
+    stats = cache.stats()
+    assert stats.used_bytes == sum(model.bytes for model in stats.models) + sum(d.bytes for d in stats.derived)
+    pipelines = {d.models: d for d in stats.derived if d.kind == "pipeline"}
+    assert set(pipelines) == {("sd15",), ("sd15", "controlnet-canny"), ("sd-turbo",)}
+    assert all(d.bytes == 0 for d in pipelines.values()), "from_pipe shares the models' weights"
+    assert stats_of(cache, "sd15").derived == pipelines[("sd15",)].count + pipelines[("sd15", "controlnet-canny")].count
+    for key in EVICTION_ORDER:
+        model = weak_parts(cache.get(key))
+        derived = [ref for models, ref in cache.lent if key in models]
+        resident = resident_keys(cache) - {key}
+        kept = [ref for models, ref in cache.lent if set(models) <= resident and ref() is not None]
+        assert cache.evict(key)
+        gc.collect()
+        assert [ref for ref in model + derived if ref() is not None] == [], f"{key} is still alive after eviction"
+        assert all(ref() is not None for ref in kept), "what came from other models only is kept"
+        assert stats_of(cache, key).derived == 0 and not any(key in d.models for d in cache.stats().derived)
+    assert cache.stats().used_bytes == 0 and cache.stats().derived == ()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="GPU memory is measured on CUDA only")
+def test_evicting_each_model_gives_its_gpu_memory_back(tiny_dir: Path) -> None:
+    """``memory_allocated`` falls by at least each model's bytes when it is evicted, and back to where it started
+    once all are gone (cuBLAS workspaces cleared first, as PyTorch's own leak check does)."""
+
+    def allocated() -> int:
+        gc.collect()
+        torch._C._cuda_clearCublasWorkspaces()
+        return torch.cuda.memory_allocated()
+
+    settings = Settings(models="tiny", tiny_dir=tiny_dir, device="cuda", memory_budget=8 << 30)
+    started = allocated()
+    cache = WatchedCache(settings)
+    use_every_model(cache)
+    for key in EVICTION_ORDER:
+        size, before = stats_of(cache, key).bytes, allocated()
+        assert cache.evict(key)
+        assert before - allocated() >= size > 0, key
+    assert allocated() <= started

@@ -341,7 +341,9 @@ def test_api_explain(client: Client, files: dict[str, Path]) -> None:
     assert Image.open(heatmap).size == Image.open(files["good"]).size
 
 
-def test_teach_events_from_a_zip(tiny_settings: Any, tiny_cache: Any, tmp_path: Path, files: dict[str, Path]):
+def test_teach_events_from_a_zip(
+    tiny_settings: Any, tiny_cache: Any, tmp_path: Path, files: dict[str, Path], uploaded: Any
+):
     """The private teaching events: a zip of examples, training, the downloadable head, explaining with it."""
     archive = tmp_path / "examples.zip"
     with zipfile.ZipFile(archive, "w") as bundle:
@@ -352,13 +354,13 @@ def test_teach_events_from_a_zip(tiny_settings: Any, tiny_cache: Any, tmp_path: 
                 bundle.writestr(f"examples/{name}/{number}.png", patch)
         bundle.writestr("examples/grass/notes.txt", "not an image")
     add_examples, add_zip, _clear = panel_module.make_teach_events(tiny_settings)
-    examples, table, labels, _choices, _notices = add_zip([], {"path": str(archive)}, "")
+    examples, table, labels, _choices, _notices = add_zip([], {"path": uploaded(archive)}, "")
     assert table["data"] == [["brick", 4], ["grass", 4]]
     assert labels == "brick, grass"
-    examples, table, *_ = add_examples(examples, "gravel", [{"path": str(files["good"])}], labels)
+    examples, table, *_ = add_examples(examples, "gravel", [{"path": uploaded(files["good"])}], labels)
     assert table["data"][-1] == ["gravel", 1]
     with pytest.raises(gr.Error, match="None of the files could be read"):
-        add_examples(examples, "gravel", [{"path": str(files["corrupt"])}], labels)
+        add_examples(examples, "gravel", [{"path": uploaded(files["corrupt"])}], labels)
 
     train, ablation, load_head = panel_module.make_train_events(
         tiny_settings,
@@ -378,6 +380,6 @@ def test_teach_events_from_a_zip(tiny_settings: Any, tiny_cache: Any, tmp_path: 
         lambda pixels, taught: hybrid.explain(pixels, taught, cache=tiny_cache),
         lambda labels, options: hybrid.zero_shot_head(labels, options, cache=tiny_cache),
     )
-    value, heatmap, _view = explain({"path": str(files["good"])}, "brick, grass, gravel", head=head)
+    value, heatmap, _view = explain({"path": uploaded(files["good"])}, "brick, grass, gravel", head=head)
     assert set(value["contributions"]) == {"hog", "lbp", "color", "edges", "clip"}
-    assert heatmap.shape[2] == 3
+    assert Image.open(heatmap).mode == "RGB"

@@ -30,7 +30,8 @@ def test_memory_budget_sizes(raw: str, expected: int | None) -> None:
 
 
 def test_zero_gpu_preloads_the_defaults_unless_told_otherwise() -> None:
-    assert settings_from_env({"SPACES_ZERO_GPU": "true"}).preload == ZERO_GPU_PRELOAD
+    assert settings_from_env({"SPACES_ZERO_GPU": "true"}).preload == (*ZERO_GPU_PRELOAD, "assistant")
+    assert settings_from_env({"SPACES_ZERO_GPU": "true", "FUSION_ASK": "0"}).preload == ZERO_GPU_PRELOAD
     assert settings_from_env({"SPACES_ZERO_GPU": "true", "FUSION_PRELOAD": "clip"}).preload == ("clip",)
     assert settings_from_env({"SYSTEM": "spaces"}).server_name == "0.0.0.0"
 
@@ -51,3 +52,18 @@ def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
 def test_unknown_role_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match="known roles: caption"):
         settings_from_env({}).model_id("depth")
+
+
+def test_model_variables_set_in_tiny_mode_are_named_as_ignored() -> None:
+    settings = settings_from_env({"FUSION_MODELS": "tiny", "FUSION_CLIP_MODEL": "openai/clip-vit-large-patch14"})
+    assert settings.ignored_variables == ("FUSION_CLIP_MODEL",)
+    assert settings_from_env({"FUSION_CLIP_MODEL": "openai/clip-vit-large-patch14"}).ignored_variables == ()
+
+
+def test_decoding_queue_and_temporary_space_settings() -> None:
+    settings = settings_from_env(
+        {"FUSION_DECODE_MEMORY": "128mb", "FUSION_CLIENT_QUEUE": "2", "FUSION_TEMP_MAX_SIZE": "1gb"}
+    )
+    assert (settings.decode_memory, settings.client_queue, settings.temp_max_size) == (128 << 20, 2, 1 << 30)
+    defaults = settings_from_env({})
+    assert (defaults.decode_memory, defaults.client_queue, defaults.temp_max_size) == (256 << 20, 4, 2 << 30)

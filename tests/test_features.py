@@ -15,9 +15,8 @@ from skimage.feature import hog, local_binary_pattern
 
 from fusion import features
 from fusion.features import OPERATIONS, FeatureResult, PlotData, run_operation
-from fusion.features.core import to_uint8
+from fusion.features.core import Binding, to_uint8
 from fusion.features.matching import corner_error, find_matches, synthetic_warp
-from fusion.features.registry import Binding
 from fusion.features.texture import gabor_kernels
 
 CHELSEA = data.chelsea()  # 300 x 451 cat photo
@@ -398,15 +397,29 @@ def test_adaptive_threshold_matches_opencv(method: str) -> None:
     np.testing.assert_array_equal(result.image, cv2.adaptiveThreshold(gray(CHELSEA), 255, flag, 0, 15, 3))
 
 
+def _eroded(image: np.ndarray, kernel: np.ndarray, times: int) -> np.ndarray:
+    return cv2.erode(image, kernel, iterations=times)
+
+
+def _dilated(image: np.ndarray, kernel: np.ndarray, times: int) -> np.ndarray:
+    return cv2.dilate(image, kernel, iterations=times)
+
+
+#: Each operation from its definition in terms of OpenCV's erosion and dilation (not from its MORPH_ constant).
 MORPH = {
-    "erode": cv2.MORPH_ERODE,
-    "dilate": cv2.MORPH_DILATE,
-    "open": cv2.MORPH_OPEN,
-    "close": cv2.MORPH_CLOSE,
-    "gradient": cv2.MORPH_GRADIENT,
-    "top-hat": cv2.MORPH_TOPHAT,
-    "black-hat": cv2.MORPH_BLACKHAT,
+    "erode": _eroded,
+    "dilate": _dilated,
+    "open": lambda image, kernel, n: _dilated(_eroded(image, kernel, n), kernel, n),
+    "close": lambda image, kernel, n: _eroded(_dilated(image, kernel, n), kernel, n),
+    "gradient": lambda image, kernel, n: cv2.subtract(_dilated(image, kernel, n), _eroded(image, kernel, n)),
+    "top-hat": lambda image, kernel, n: cv2.subtract(image, MORPH["open"](image, kernel, n)),
+    "black-hat": lambda image, kernel, n: cv2.subtract(MORPH["close"](image, kernel, n), image),
 }
+
+
+def test_every_morphology_operation_is_offered() -> None:
+    spec = next(spec for spec in features.OPERATIONS["Morphology"].params if spec.name == "morph_operation")
+    assert set(spec.choices) == set(MORPH)
 
 
 @pytest.mark.parametrize("operation", list(MORPH))
@@ -418,10 +431,10 @@ def test_morphology_matches_opencv(operation: str) -> None:
         "morph_kernel_size": 7,
         "morph_iterations": 2,
     }
-    expected = cv2.morphologyEx(gray(CHELSEA), MORPH[operation], kernel, iterations=2)
+    expected = MORPH[operation](gray(CHELSEA), kernel, 2)
     np.testing.assert_array_equal(run("Morphology", **params).image, expected)
     colour = run("Morphology", **params, morph_source="colour").image
-    np.testing.assert_array_equal(colour, cv2.morphologyEx(CHELSEA, MORPH[operation], kernel, iterations=2))
+    np.testing.assert_array_equal(colour, MORPH[operation](CHELSEA, kernel, 2))
 
 
 def test_morphology_on_the_otsu_mask() -> None:

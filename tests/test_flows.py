@@ -284,7 +284,7 @@ def test_mcp_tools_are_listed_and_callable(mcp_url: str, tiny_cache) -> None:
     assert text in json.dumps([getattr(item, "text", "") for item in caption.content])
 
 
-def test_a_run_card_png_restores_the_fusion_controls(tmp_path: Path, tiny_settings) -> None:
+def test_a_run_card_png_restores_the_fusion_controls(tmp_path: Path, tiny_settings, uploaded) -> None:
     from fusion.ui import flows as flows_ui
 
     card = flows.run_card(
@@ -296,13 +296,13 @@ def test_a_run_card_png_restores_the_fusion_controls(tmp_path: Path, tiny_settin
     )
     picture = flows.attach_run_card(Image.new("RGB", (16, 16)), card)
     path = generation.save_png(picture, tmp_path / "card.png")
-    restored = flows_ui.restore_settings({"path": str(path)}, tiny_settings)
+    restored = flows_ui.restore_settings({"path": uploaded(path)}, tiny_settings)
     values = dict(zip(flows_ui.RESTORED, restored[:-1], strict=True))
     assert values[("edges", "operation")] == "Sobel gradients"
     assert values[("generation", "prompt")] == "a boat"
     assert values[("generation", "seed")] == 9
     (tmp_path / "card.json").write_text(json.dumps(card))
-    assert flows_ui.restore_settings(str(tmp_path / "card.json"), tiny_settings)[3] == "a boat"
+    assert flows_ui.restore_settings(uploaded(tmp_path / "card.json"), tiny_settings)[3] == "a boat"
 
 
 def test_a_control_scale_out_of_range_is_refused(tiny_cache) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -113,11 +114,11 @@ def test_concurrent_calls_give_the_images_of_sequential_ones(tiny_cache: ModelCa
 def test_concurrent_calls_share_weights_but_no_per_call_state(tiny_cache: ModelCache) -> None:
     """A shared fast tokenizer's padding state races between threads (seen as mismatched prompt embeddings),
     as would a shared scheduler's step state."""
-    base = tiny_cache.get("sd15")
     resolved, _ = generation.normalise_options(GenerationOptions(), native_size=64)
     with (
-        generation._pipelines.borrow(base, resolved) as first,
-        generation._pipelines.borrow(base, resolved) as second,
+        tiny_cache.use("sd15") as base,
+        generation.borrow_pipeline(tiny_cache, resolved, controlled=False) as first,
+        generation.borrow_pipeline(tiny_cache, resolved, controlled=False) as second,
     ):
         assert first.unet is second.unet is base.unet
         assert len({id(first.tokenizer), id(second.tokenizer), id(base.tokenizer)}) == 3
@@ -285,14 +286,14 @@ def test_parse_parameters_reads_a1111_text() -> None:
 
 
 def test_restore_settings_from_a_dropped_png(
-    tiny_cache: ModelCache, tiny_settings: Settings, tmp_path: Path
+    tiny_cache: ModelCache, tiny_settings: Settings, tmp_path: Path, uploaded: Any
 ) -> None:
     from fusion.ui.generation import RESTORED, restore_settings
 
     options = GenerationOptions(prompt="a dog", model="sd-turbo", scheduler="DDIM", steps=2, seed=77)
     result = generation.generate(options, cache=tiny_cache)
     path = generation.save_png(result.images[0], tmp_path / "restore.png")
-    *values, notices = restore_settings({"path": str(path)}, tiny_settings)
+    *values, notices = restore_settings({"path": uploaded(path)}, tiny_settings)
     restored = dict(zip(RESTORED, values, strict=True))
     assert (
         restored["prompt"] == "a dog" and restored["model"] == "sd-turbo" and restored["scheduler"] == "DDIM"
@@ -301,7 +302,7 @@ def test_restore_settings_from_a_dropped_png(
     assert "restored" in notices
     Image.new("RGB", (8, 8)).save(tmp_path / "plain.png")
     with pytest.raises(Exception, match="no generation parameters"):
-        restore_settings({"path": str(tmp_path / "plain.png")}, tiny_settings)
+        restore_settings({"path": uploaded(tmp_path / "plain.png")}, tiny_settings)
 
 
 # --------------------------------------------------------------------------------- progress, Stop, deadline
@@ -321,7 +322,7 @@ def test_progress_reports_every_step_with_small_previews(tiny_cache: ModelCache)
 
 
 def test_cancel_stops_within_one_step(tiny_cache: ModelCache) -> None:
-    cancel = threading.Event()
+    cancel = generation.Stop()
     steps_seen: list[int] = []
 
     def on_step(update: StepUpdate) -> None:
@@ -330,7 +331,7 @@ def test_cancel_stops_within_one_step(tiny_cache: ModelCache) -> None:
             cancel.set()
 
     options = GenerationOptions(prompt=PROMPT, steps=20, seed=0)
-    result = generation.generate(options, cache=tiny_cache, on_step=on_step, cancel=cancel)
+    result = generation.generate(options, cache=tiny_cache, on_step=on_step, stop=cancel)
     assert steps_seen == [1, 2]
     assert (result.steps_done, result.steps_total, result.stopped_by) == (2, 20, "cancel")
     assert result.images[0].size == (64, 64)
@@ -352,9 +353,9 @@ def test_stream_yields_updates_then_the_result_and_closing_it_cancels(tiny_cache
     assert [update.step for update in updates] == [1, 2, 3]
     assert isinstance(items[-1], generation.GenerationResult)
 
-    cancel = threading.Event()
+    cancel = generation.Stop()
     stream = generation.generate_stream(
-        GenerationOptions(prompt=PROMPT, steps=50, seed=0), cache=tiny_cache, cancel=cancel
+        GenerationOptions(prompt=PROMPT, steps=50, seed=0), cache=tiny_cache, stop=cancel
     )
     assert any(isinstance(item, StepUpdate) for item in stream)
     stream.close()
@@ -415,6 +416,34 @@ def test_prompt_notices_for_empty_long_and_non_english_prompts(tiny_cache: Model
     assert not any("non-Latin" in notice for notice in french.notices)
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"model": "sd-turbo", "steps": 50, "guidance": "99", "width": 100, "height": 5000, "num_images": 9},
+        {"seed": 2**40 + 3, "strength": 7, "init_image": np.zeros((30, 90, 3), dtype=np.uint8), "width": 0},
+        {"seed": -5, "steps": "", "guidance": None, "scheduler": "", "prompt": None},
+    ],
+)
+def test_read_options_are_checked_once_and_a_run_adds_nothing_to_them(raw: dict[str, Any]) -> None:
+    """The panel reads raw values once (with their notices); the run checks what it is given again, which must
+    change nothing and repeat no notice."""
+    options, notices = generation.read_options(raw)
+    assert notices
+    assert generation.check_options(options) == (options, ())
+
+
+def test_read_options_map_sentinels_refuse_values_below_them_and_budget_zero_gpu_time() -> None:
+    options, _ = generation.read_options({"steps": 0, "guidance": -1, "width": "0", "height": ""})
+    assert (options.steps, options.guidance, options.width, options.height) == (None, None, None, None)
+    for name, value in (("steps", -1), ("guidance", -2), ("height", -8)):
+        with pytest.raises(ValueError, match=f"{name.title()} {value} is too low: .* means the model's default"):
+            generation.read_options({name: value})
+    small, _ = generation.read_options({"model": "sd-turbo", "width": 256, "height": 256}, zero_gpu=True)
+    large, _ = generation.read_options({"steps": 100, "num_images": 4, "width": 1024, "height": 1024}, zero_gpu=True)
+    assert small.deadline_s == 20.25 and large.deadline_s == generation.DEFAULT_DEADLINE_S
+    assert generation.read_options({}, deadline_s=60.0)[0].deadline_s == 60.0, "off ZeroGPU: the deadline given"
+
+
 def test_guidance_off_ignores_the_negative_prompt_with_a_notice() -> None:
     options = GenerationOptions(model="sd-turbo", negative_prompt="blurry")
     _resolved, notices = generation.normalise_options(options, native_size=512)
@@ -464,10 +493,10 @@ def test_api_parameters_are_named_and_defaulted(generation_client) -> None:
 def test_panel_inputs_map_sentinels_to_model_defaults(tiny_settings: Settings) -> None:
     from fusion.ui.generation import MODEL_DEFAULT, generation_options
 
-    defaults = generation_options(tiny_settings, 60.0, prompt="x", **MODEL_DEFAULT)
+    defaults, _notices = generation_options(tiny_settings, 60.0, prompt="x", **MODEL_DEFAULT)
     assert (defaults.steps, defaults.guidance, defaults.width, defaults.height) == (None, None, None, None)
     assert defaults.deadline_s == 60.0 and defaults.seed == -1 and defaults.model == "sd15"
-    explicit = generation_options(
+    explicit, _notices = generation_options(
         tiny_settings, 60.0, prompt="x", steps="12", guidance=0, width=96.4, height=None
     )
     assert (explicit.steps, explicit.guidance, explicit.width, explicit.height) == (12, 0.0, 96, None)
@@ -526,7 +555,7 @@ def test_api_img2img_from_an_uploaded_image(generation_client, tmp_path: Path) -
 
 
 def test_stop_signals_reach_only_the_sessions_run_in_progress() -> None:
-    from fusion.ui.generation import StopSignals
+    from fusion.generation import StopSignals
 
     signals = StopSignals()
     assert not signals.stop("a")  # nothing running: the panel falls back to Gradio's cancel

@@ -37,7 +37,7 @@ def test_quick_run_measures_every_section_and_writes_json_and_table(tmp_path: Pa
     skipped_names = {row["name"] for row in skipped}
     assert {"fastest eager + torch.compile (regional)", "model calls replayed as CUDA graphs"} <= skipped_names
     assert {"sd15, 64², 2 step(s): fastest eager", "sd-turbo, 64², 1 step(s): fastest eager"} <= set(report["profiles"])
-    assert all("generation.py" in text for text in report["profiles"].values())
+    assert all("generation/run.py" in text for text in report["profiles"].values())
     names = {row["name"] for row in rows if row["section"].startswith("sd15")}
     assert {"plain (float32, SDPA)", "classic attention instead of SDPA", "+ fused QKV", "plain in bfloat16"} <= names
 

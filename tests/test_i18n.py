@@ -112,7 +112,7 @@ def test_the_preferred_tag_is_the_highest_quality_one() -> None:
 
 
 def test_english_and_requests_without_a_language_stay_english() -> None:
-    message = "No image was given: upload a picture (PNG, JPEG, WebP, ...) or pick an example."
+    message = "No image was given: upload a picture (PNG, JPEG, WebP, ...)."
     assert translate(message, ENGLISH) == message
     assert request_language(None) == ENGLISH
     assert localized(message) == message, "outside a request there is no language but English"
@@ -158,15 +158,13 @@ def test_several_lines_are_translated_line_by_line() -> None:
 def test_nested_parts_are_translated() -> None:
     limit = "Generation limit reached: 5 per 10 minutes per user. Try again in 1 minute."
     assert translate(limit, CHINESE) == "已达到生成次数上限：每位用户 5 次/10 分钟。请在 1 分钟后再试。"
-    download = "Run `python -m fusion download` while online, or set FUSION_MODELS=tiny for random-weight smoke runs."
     load = (
-        "Could not load BLIP captioning (base) from './nowhere/blip': there is no such folder; "
-        f"fix FUSION_CAPTION_MODEL. {download} (OSError: gone)"
+        "BLIP captioning (base) is not available: its weights are not on this server. The server's owner can fix it "
+        "(`python -m fusion download` fetches the default models). (error 1a2b3c4d)"
     )
-    advice = MESSAGES[download]
     assert translate(load, CHINESE) == (
-        f"无法从 './nowhere/blip' 加载 BLIP 标题生成（基础版）：没有这个文件夹；请修正 FUSION_CAPTION_MODEL。{advice}"
-        "（OSError: gone）"
+        "BLIP 标题生成（基础版） 不可用：它的权重不在本服务器上。服务器的所有者可以修复它（`python -m fusion download` "
+        "会下载默认模型）。（错误 1a2b3c4d）"
     )
 
 
@@ -189,7 +187,7 @@ def _garbage_file(tmp_path: Path) -> str:
 
 ERRORS: list[tuple[str, Callable[[Path], str]]] = [
     (
-        "No {what} was given: upload a picture (PNG, JPEG, WebP, ...) or pick an example.",
+        "No {what} was given: upload a picture (PNG, JPEG, WebP, ...).",
         lambda _: _error(lambda: images.load(None)),
     ),
     (
@@ -381,9 +379,10 @@ def test_example_tables_show_english_rather_than_raw_keys(demo: gr.Blocks) -> No
     assert datasets
     for dataset in datasets:
         assert key_of(dataset.label) is not None, "its title is translated like any label"
-        assert dataset.headers == ["Image", "Operation"]
-        choices = [label for props in dataset.component_props for label, _value in props.get("choices", [])]
-        assert "Canny edges" in choices and all(key_of(label) is None for label in choices)
+        assert all(key_of(header) is None for header in dataset.headers), dataset.headers
+    features = next(dataset for dataset in datasets if dataset.headers == ["Image", "Operation"])
+    choices = [label for props in features.component_props for label, _value in props.get("choices", [])]
+    assert "Canny edges" in choices and all(key_of(label) is None for label in choices)
 
 
 def test_the_api_documentation_stays_in_english(demo: gr.Blocks) -> None:
@@ -430,3 +429,15 @@ def test_a_chinese_request_gets_chinese_errors_and_notices(app_url: str, tmp_pat
 def test_an_api_client_without_a_language_gets_english(client: Client) -> None:
     with pytest.raises(AppError, match="No image was given"):
         client.predict(image=None, operation="Canny edges", api_name="/features")
+
+
+def test_the_queue_and_server_refusals_have_translations() -> None:
+    from fusion.ui import admission, http
+
+    for text in (
+        admission.LANE_FULL.format(count=32, lane="GPU"),
+        admission.CLIENT_FULL.format(count=4),
+        http.TOO_LARGE.format(limit=1024),
+        http.UPLOADS_PAUSED,
+    ):
+        assert CJK.search(translate(text, CHINESE)), text

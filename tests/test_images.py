@@ -140,11 +140,85 @@ def test_truncated_file_is_reported(photo: np.ndarray) -> None:
         images.load(jpeg[: len(jpeg) // 2])
 
 
+def png_header(width: int, height: int, colour_type: int = 2) -> bytes:
+    """A PNG that declares ``width`` x ``height`` pixels and holds none: only its header can be read."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
 @pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")  # as fusion.images sets it in the app
 def test_decompression_bomb_is_refused_before_decoding() -> None:
-    bomb = encode(Image.new("L", (10_000, 10_000)))
     with pytest.raises(ImageError, match="decompression bombs"):
-        images.load(bomb, max_pixels=50_000_000)
+        images.load(png_header(30_000, 20_000))
+
+
+def test_the_pixel_cap_follows_from_the_memory_allowed_per_decode() -> None:
+    # 7999 x 7999 RGB: Pillow holds 4 bytes a pixel, 244 MB, plus the working copies of the downscaled picture.
+    cap = r"7999x7999 pixels: decoding it would take about \d+ MB, more than the 256 MB"
+    with pytest.raises(ImageError, match=cap):
+        images.load(png_header(7999, 7999))
+    # The same size in grey (one byte a pixel) is within the cap: it gets as far as decoding, and that fails.
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        images.load(png_header(7999, 7999, colour_type=0))
+    with pytest.raises(ImageError, match="more than the 16 MB"):
+        images.load(png_header(3000, 2000), max_bytes=16 << 20)
+
+
+def test_a_large_jpeg_decodes_at_reduced_scale_within_a_cap_its_png_exceeds() -> None:
+    rng = np.random.default_rng(0)
+    picture = Image.fromarray(rng.integers(0, 256, (3000, 4000, 3), dtype=np.uint8))
+    with pytest.raises(ImageError, match="more than the 16 MB"):
+        images.load(encode(picture), max_side=512, max_bytes=16 << 20)
+    decoded = images.load(encode(picture, "JPEG", quality=90), max_side=512, max_bytes=16 << 20)
+    assert decoded.pixels.shape == (384, 512, 3)
+    assert decoded.original_size == (4000, 3000)
+
+
+def test_a_reduced_decode_matches_an_area_downscale_of_the_full_picture() -> None:
+    import cv2
+
+    big = cv2.resize(data.astronaut(), (5412, 4000), interpolation=cv2.INTER_CUBIC)
+    decoded = images.load(encode(Image.fromarray(big)), max_side=512)
+    direct = images.load(big, max_side=512)
+    assert decoded.pixels.shape == direct.pixels.shape == (378, 512, 3)
+    assert decoded.notices == direct.notices
+    assert np.abs(decoded.pixels.astype(int) - direct.pixels).mean() < 2.5
+
+
+def test_the_decode_budget_makes_decodes_wait_for_each_other() -> None:
+    import threading
+
+    budget = images.DecodeBudget(100)
+    order: list[str] = []
+    with budget.reserve(80):
+        waiter = threading.Thread(target=lambda: budget.reserve(50).__enter__() or order.append("second"))
+        waiter.start()
+        waiter.join(0.2)
+        assert waiter.is_alive() and budget.in_use() == 80
+        order.append("first done")
+    waiter.join(5)
+    assert order == ["first done", "second"]
+    with budget.reserve(10**9):  # a decode larger than the whole budget holds all of it, and does not wait forever
+        pass
+
+
+def test_animated_and_sixteen_bit_colour_files_say_what_was_dropped(photo: np.ndarray) -> None:
+    import cv2
+
+    frames = [Image.fromarray(photo), Image.fromarray(255 - photo)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    assert any("first frame" in notice for notice in images.load(buffer.getvalue()).notices)
+    deep = (photo.astype(np.uint16) * 257)[:, :, ::-1]
+    decoded = images.load(cv2.imencode(".png", deep)[1].tobytes())
+    assert "Reduced from 16 bits to 8 bits per channel." in decoded.notices
+    np.testing.assert_array_equal(decoded.pixels, photo)
 
 
 def test_missing_and_empty_files(tmp_path: Path) -> None:

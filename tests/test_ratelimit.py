@@ -1,141 +1,89 @@
-"""The optional generation rate limit: the limiter alone, its setting, client identity, and the running app."""
+"""The generation rate limit and the queue's door: the limiter, its setting, client identity, admission at join,
+and the running app."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
-import gradio as gr
 import pytest
 from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError
+from gradio_client.exceptions import ValidationError
 
-from fusion.config import settings_from_env
-from fusion.ratelimit import RateLimit, RateLimiter, client_id, forwarded_client
-from fusion.ui.limits import GenerationGate, admitted, describe_limit, describe_wait
+from fusion.config import SPACES_GENERATION_RATE, settings_from_env
+from fusion.ratelimit import RateLimiter, client_id, forwarded_client, parse_rate, window_seconds
+from fusion.ui.admission import CLIENT_FULL, LANE_FULL, Door, describe_limit, describe_wait, rate_limited
+from fusion.ui.common import GPU_CONCURRENCY_ID
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 REFUSED = r"Generation limit reached: 2 per hour per user\. Try again in \d+ minutes\."
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _limiter(count: int, window_s: float, **options) -> tuple[RateLimiter, FakeClock]:
-    clock = FakeClock()
-    return RateLimiter(RateLimit(count, window_s), clock=clock, **options), clock
-
-
-def _acquire_at(limiter: RateLimiter, clock: FakeClock, now: float, client: str = "a") -> float:
-    clock.now = now
-    return limiter.acquire(client)
-
-
 # -------------------------------------------------------------------------------------------- the limiter
 def test_uses_are_counted_in_a_sliding_window_and_a_refusal_says_how_long_to_wait() -> None:
-    limiter, clock = _limiter(3, 60)
-    assert [_acquire_at(limiter, clock, t) for t in (0, 10, 20)] == [0, 0, 0]
-    assert _acquire_at(limiter, clock, 30) == pytest.approx(30)
-    assert _acquire_at(limiter, clock, 59.5) == pytest.approx(0.5)
-    assert _acquire_at(limiter, clock, 60) == 0, "the use at 0 s has left the window"
-    assert _acquire_at(limiter, clock, 61) == pytest.approx(9), "the oldest use left is the one at 10 s"
+    limiter = RateLimiter(parse_rate("2/second"))
+    assert [limiter.acquire("a"), limiter.acquire("a")] == [0, 0]
+    wait_s = limiter.acquire("a")
+    assert 0 < wait_s <= 1
+    time.sleep(wait_s + 0.05)
+    assert limiter.acquire("a") == 0, "the first use has left the window"
 
 
-def test_refused_requests_are_not_counted() -> None:
-    limiter, clock = _limiter(1, 10)
-    assert _acquire_at(limiter, clock, 0) == 0
-    assert all(_acquire_at(limiter, clock, 1 + i / 100) > 0 for i in range(500))
-    assert _acquire_at(limiter, clock, 10) == 0
-
-
-def test_each_client_has_its_own_budget() -> None:
-    limiter, clock = _limiter(2, 60)
-    assert [_acquire_at(limiter, clock, 0, client) for client in ("a", "a", "b", "b")] == [0, 0, 0, 0]
-    assert _acquire_at(limiter, clock, 1, "a") > 0 and _acquire_at(limiter, clock, 1, "b") > 0
-    assert _acquire_at(limiter, clock, 1, "c") == 0
-
-
-def test_idle_clients_are_forgotten() -> None:
-    limiter, clock = _limiter(5, 60)
-    for client in range(1000):
-        _acquire_at(limiter, clock, client / 100, str(client))
-    assert limiter.clients() == 1000
-    _acquire_at(limiter, clock, 60 + 5, "newcomer")
-    assert limiter.clients() == 1 + 499, "only the clients last seen after 5 s (a window ago) are left"
-    _acquire_at(limiter, clock, 200, "newcomer")
-    assert limiter.clients() == 1
-
-
-def test_memory_is_bounded_by_the_number_of_clients() -> None:
-    limiter, clock = _limiter(1, 3600, max_clients=10)
-    for client in range(50):
-        assert _acquire_at(limiter, clock, client, str(client)) == 0
-    assert limiter.clients() == 10
-    assert _acquire_at(limiter, clock, 51, "49") > 0, "the most recent clients are still limited"
-    assert _acquire_at(limiter, clock, 52, "0") == 0, "the least recently admitted one was forgotten first"
+def test_refused_requests_are_not_counted_and_each_client_has_its_own_budget() -> None:
+    limiter = RateLimiter(parse_rate("1/minute"))
+    assert limiter.acquire("a") == 0
+    assert all(limiter.acquire("a") > 0 for _ in range(100))
+    assert 59 < limiter.acquire("a") <= 60, "refusals did not push the window on"
+    assert limiter.acquire("b") == 0
 
 
 def test_many_threads_at_once_get_exactly_the_allowed_uses() -> None:
-    limiter = RateLimiter(RateLimit(25, 3600))
-    threads, attempts = 32, 20
-    start = threading.Barrier(threads)
+    limiter = RateLimiter(parse_rate("25/hour"))
     admitted_by: Counter[str] = Counter()
     lock = threading.Lock()
 
     def hammer(own: str) -> None:
-        start.wait()
-        for attempt in range(attempts):
+        for attempt in range(40):
             client = "shared" if attempt % 2 else own
             if limiter.acquire(client) == 0:
                 with lock:
                     admitted_by[client] += 1
 
-    workers = [threading.Thread(target=hammer, args=(f"own-{n}",)) for n in range(threads)]
+    workers = [threading.Thread(target=hammer, args=(f"own-{n}",)) for n in range(8)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
     assert admitted_by.pop("shared") == 25
-    assert admitted_by == {f"own-{n}": attempts // 2 for n in range(threads)}
-    assert limiter.clients() == threads + 1
+    assert admitted_by == {f"own-{n}": 20 for n in range(8)}
 
 
 # ------------------------------------------------------------------------------------------- the setting
 @pytest.mark.parametrize(
     ("raw", "count", "window_s"),
-    [
-        ("10/hour", 10, 3600),
-        ("5/10min", 5, 600),
-        ("3/30s", 3, 30),
-        ("100/day", 100, 86400),
-        (" 2 / 1.5 h ", 2, 5400),
-        ("7/90", 7, 90),
-        ("1/Minute", 1, 60),
-    ],
+    [("10/hour", 10, 3600), ("5/10 minutes", 5, 600), ("3/30 seconds", 3, 30), ("100/day", 100, 86400),
+     ("1 per minute", 1, 60)],
 )
 def test_rates_are_parsed(raw: str, count: int, window_s: float) -> None:
-    assert RateLimit.parse(raw) == RateLimit(count, window_s)
-    assert settings_from_env({"FUSION_GENERATION_RATE": raw}).generation_rate == RateLimit(count, window_s)
+    rate = settings_from_env({"FUSION_GENERATION_RATE": raw}).generation_rate
+    assert rate is not None and (rate.amount, window_seconds(rate)) == (count, window_s)
 
 
-@pytest.mark.parametrize("raw", ["10", "ten/hour", "10/fortnight", "10/", "-1/hour", "10 per hour", "0/hour", "5/0s"])
+@pytest.mark.parametrize("raw", ["10", "ten/hour", "10/fortnight", "10/", "-1/hour"])
 def test_a_malformed_rate_is_refused_with_the_variable_named(raw: str) -> None:
-    with pytest.raises(ValueError, match=r"FUSION_GENERATION_RATE: .*(10/hour|at least 1)"):
+    with pytest.raises(ValueError, match=r"FUSION_GENERATION_RATE: .*10/hour"):
         settings_from_env({"FUSION_GENERATION_RATE": raw})
 
 
-def test_the_limit_is_off_unless_set() -> None:
+def test_the_limit_is_on_by_default_on_spaces_only_and_can_be_turned_off() -> None:
     assert settings_from_env({}).generation_rate is None
-    assert settings_from_env({"FUSION_GENERATION_RATE": "  "}).generation_rate is None
+    on_spaces = settings_from_env({"SYSTEM": "spaces"}).generation_rate
+    assert on_spaces == parse_rate(SPACES_GENERATION_RATE)
+    assert settings_from_env({"SYSTEM": "spaces", "FUSION_GENERATION_RATE": "off"}).generation_rate is None
 
 
 @pytest.mark.parametrize(
@@ -157,14 +105,17 @@ def test_a_malformed_trust_flag_is_refused() -> None:
 
 
 # ------------------------------------------------------------------------------------------ who is asking
-def _request(username: str | None = None, forwarded: str | None = None, host: str = "10.0.0.9") -> gr.Request:
-    headers = {} if forwarded is None else {"x-forwarded-for": forwarded}
-    return gr.Request(username=username, headers=headers, client={"host": host})
+def _request(forwarded: str | None = None, host: str = "10.0.0.9") -> SimpleNamespace:
+    headers = {} if forwarded is None else {"X-Forwarded-For": forwarded}
+    return SimpleNamespace(headers=headers, client=SimpleNamespace(host=host))
+
+
+def _door(**options: object) -> Door:
+    return Door(**({"lane_size": 6, "client_gpu": 2, "client_cpu": 3} | options))  # type: ignore[arg-type]
 
 
 def test_the_logged_in_user_is_the_client() -> None:
-    gate = GenerationGate(RateLimiter(RateLimit(1, 60)), trust_forwarded_for=True)
-    assert gate.client(_request("alice", forwarded="8.8.8.8")) == "user:alice"
+    assert _door(trust_forwarded_for=True).client(_request("8.8.8.8"), "alice") == "user:alice"
     assert client_id("10.0.0.9", None, None, trust_forwarded_for=False) != client_id(
         None, "10.0.0.9", None, trust_forwarded_for=False
     ), "a user name cannot pass for an address"
@@ -172,9 +123,9 @@ def test_the_logged_in_user_is_the_client() -> None:
 
 def test_a_forwarded_address_counts_only_when_trusted() -> None:
     forged = _request(forwarded="203.0.113.50")
-    assert GenerationGate(RateLimiter(RateLimit(1, 60))).client(forged) == "ip:10.0.0.9"
-    assert GenerationGate(RateLimiter(RateLimit(1, 60)), trust_forwarded_for=True).client(forged) == "ip:203.0.113.50"
-    assert GenerationGate(RateLimiter(RateLimit(1, 60))).client(None) == "unknown"
+    assert _door().client(forged, None) == "ip:10.0.0.9"
+    assert _door(trust_forwarded_for=True).client(forged, None) == "ip:203.0.113.50"
+    assert _door().client(None, None) == "unknown"
 
 
 @pytest.mark.parametrize(
@@ -192,71 +143,69 @@ def test_the_client_is_the_right_most_public_forwarded_address(header: str, clie
     assert forwarded_client(header) == client
 
 
-def test_the_gate_refuses_with_the_limit_and_the_wait() -> None:
-    limiter, clock = _limiter(10, 3600)
-    gate = GenerationGate(limiter)
-    for _ in range(10):
-        gate(_request())
-    clock.now = 2880
-    with pytest.raises(gr.Error, match=r"Generation limit reached: 10 per hour per user\. Try again in 12 minutes\."):
-        gate(_request())
-    gate(_request(host="10.0.0.10"))
-
-
 @pytest.mark.parametrize(
-    ("limit", "text"),
-    [
-        (RateLimit(10, 3600), "10 per hour"),
-        (RateLimit(5, 600), "5 per 10 minutes"),
-        (RateLimit(3, 5400), "3 per 90 minutes"),
-        (RateLimit(1, 86400), "1 per day"),
-        (RateLimit(4, 45), "4 per 45 seconds"),
-        (RateLimit(2, 0.5), "2 per 0.5 seconds"),
-    ],
+    ("rate", "text"),
+    [("10/hour", "10 per hour"), ("5/10 minutes", "5 per 10 minutes"), ("3/90 minutes", "3 per 90 minutes"),
+     ("1/day", "1 per day"), ("4/45 seconds", "4 per 45 seconds")],
 )
-def test_limits_are_described_in_words(limit: RateLimit, text: str) -> None:
-    assert describe_limit(limit) == text
+def test_limits_are_described_in_words(rate: str, text: str) -> None:
+    assert describe_limit(parse_rate(rate)) == text
 
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [
-        (0.2, "1 second"),
-        (30, "30 seconds"),
-        (89, "89 seconds"),
-        (715, "12 minutes"),
-        (3599, "60 minutes"),
-        (7200, "2 hours"),
-        (7201, "3 hours"),
-    ],
+    [(0.2, "1 second"), (30, "30 seconds"), (89, "89 seconds"), (715, "12 minutes"), (3599, "60 minutes"),
+     (7200, "2 hours"), (7201, "3 hours")],
 )
 def test_waits_are_rounded_up_in_words(seconds: float, text: str) -> None:
     assert describe_wait(seconds) == text
 
 
-def test_without_a_limit_the_event_function_is_left_alone() -> None:
-    def event(prompt: str) -> str:
-        return prompt
+# ------------------------------------------------------------------------------------- the door, alone
+def _event(lane: str, host: str) -> SimpleNamespace:
+    fn = SimpleNamespace(concurrency_id=GPU_CONCURRENCY_ID if lane == "gpu" else "features")
+    return SimpleNamespace(fn=fn, request=_request(host=host), username=None)
 
-    assert admitted(event, None) is event
+
+def _queue(*events: SimpleNamespace) -> SimpleNamespace:
+    lanes: dict[str, list[SimpleNamespace]] = {}
+    for event in events:
+        lanes.setdefault(event.fn.concurrency_id, []).append(event)
+    return SimpleNamespace(event_queue_per_concurrency_id={key: SimpleNamespace(queue=q) for key, q in lanes.items()})
 
 
-def test_an_admitted_event_keeps_its_api_and_gains_a_request_parameter() -> None:
-    from gradio.utils import get_function_params
+def _gpu_fn(limited: bool = False) -> SimpleNamespace:
+    def generate() -> None: ...
 
-    seen: list[gr.Request | None] = []
+    return SimpleNamespace(concurrency_id=GPU_CONCURRENCY_ID, fn=rate_limited(generate) if limited else generate)
 
-    def stream(prompt: str | None, steps: float | None = 1, progress: gr.Progress = gr.Progress()):  # noqa: B008
-        """Docs for the MCP tool."""
-        yield prompt, steps
 
-    event = admitted(stream, seen.append)
-    assert [name for name, *_ in get_function_params(event)] == ["prompt", "steps", "progress"]
-    assert event.__doc__ == stream.__doc__ and event.__name__ == "stream"
-    request = _request()
-    assert list(event("a", 3, gr.Progress(), request)) == [("a", 3)]
-    assert list(event(prompt="b", request=None)) == [("b", 1)]
-    assert seen == [request, None]
+def test_a_client_may_hold_only_its_share_of_a_lane() -> None:
+    door = _door()
+    queue = _queue(_event("gpu", "10.0.0.1"), _event("gpu", "10.0.0.1"), _event("cpu", "10.0.0.1"))
+    refusal = door.refusal(queue, _gpu_fn(), "ip:10.0.0.1", "gpu")
+    assert refusal == CLIENT_FULL.format(count=2)
+    assert door.refusal(queue, _gpu_fn(), "ip:10.0.0.2", "gpu") is None, "another client still gets in"
+    assert door.refusal(queue, SimpleNamespace(concurrency_id="features", fn=None), "ip:10.0.0.1", "cpu") is None
+
+
+def test_a_full_lane_refuses_everybody_but_leaves_the_other_lane_open() -> None:
+    door = _door()
+    queue = _queue(*(_event("gpu", f"10.0.0.{n}") for n in range(6)))
+    assert door.refusal(queue, _gpu_fn(), "ip:10.0.1.1", "gpu") == LANE_FULL.format(count=6, lane="GPU")
+    assert door.refusal(queue, SimpleNamespace(concurrency_id="x", fn=None), "ip:10.0.1.1", "cpu") is None
+
+
+def test_the_rate_limit_counts_admitted_joins_of_marked_events_only() -> None:
+    door = _door(generation_rate=parse_rate("2/hour"))
+    empty = _queue()
+    assert door.refusal(empty, _gpu_fn(limited=False), "ip:1", "gpu") is None
+    assert door.refusal(empty, _gpu_fn(limited=True), "ip:1", "gpu") is None
+    assert door.refusal(empty, _gpu_fn(limited=True), "ip:1", "gpu") is None
+    assert "Generation limit reached: 2 per hour" in door.refusal(empty, _gpu_fn(limited=True), "ip:1", "gpu")
+    full = _queue(_event("gpu", "2"), _event("gpu", "2"))
+    assert door.refusal(full, _gpu_fn(limited=True), "ip:2", "gpu") == CLIENT_FULL.format(count=2)
+    assert door.refusal(empty, _gpu_fn(limited=True), "ip:2", "gpu") is None, "the refused join was not counted"
 
 
 # ------------------------------------------------------------------------------------- through the app API
@@ -265,7 +214,7 @@ def limited_url(tiny_settings, tiny_cache, tmp_path_factory: pytest.TempPathFact
     """The whole app with 2 generations per hour per client, trusting X-Forwarded-For to tell clients apart."""
     from app import build_demo, launch_options
 
-    settings = replace(tiny_settings, generation_rate=RateLimit(2, 3600), trust_forwarded_for=True)
+    settings = replace(tiny_settings, generation_rate=parse_rate("2/hour"), trust_forwarded_for=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-temp-limited")))
         demo = build_demo(settings, tiny_cache)
@@ -284,15 +233,15 @@ def _generate(client: Client) -> str:
     return gallery[0]["image"]
 
 
-def test_past_the_limit_generation_is_refused_and_the_rest_of_the_app_serves(limited_url: str) -> None:
+def test_past_the_limit_generation_is_refused_at_join_and_the_rest_of_the_app_serves(limited_url: str) -> None:
     client = _client(limited_url, "203.0.113.1")
     parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/generate"]["parameters"]
     assert "request" not in {parameter["parameter_name"] for parameter in parameters}
     assert Path(_generate(client)).is_file() and Path(_generate(client)).is_file()
-    with pytest.raises(AppError, match=REFUSED):
+    with pytest.raises(ValidationError, match=REFUSED):
         _generate(client)
     cat = handle_file(ASSETS / "chelsea.png")
-    with pytest.raises(AppError, match=REFUSED):
+    with pytest.raises(ValidationError, match=REFUSED):
         client.predict(image=cat, prompt="a cat", steps=1, api_name="/edges_to_image")
     _image, stats, _notices = client.predict(image=cat, operation="Canny edges", api_name="/features")
     assert stats
@@ -305,6 +254,6 @@ def test_another_client_is_not_limited_by_the_first(limited_url: str) -> None:
     first, second = _client(limited_url, "203.0.113.2"), _client(limited_url, "203.0.113.3")
     _generate(first)
     _generate(first)
-    with pytest.raises(AppError, match=REFUSED):
+    with pytest.raises(ValidationError, match=REFUSED):
         _generate(first)
     assert Path(_generate(second)).is_file()

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from fusion import captioning, static_greedy
+from fusion.cache import ModelCache
 from fusion.config import Settings, settings_from_env
 from fusion.static_greedy import LENGTH_STEP, greedy_caption_ids
 
@@ -113,3 +114,43 @@ def test_a_model_that_cannot_be_recorded_falls_back_to_generate_once_and_for_all
         assert torch.equal(captioning._generate(fallback, inputs, options, cuda_graphs=True), expected)
     assert attempts == [1]  # tried once, then never again for this model
     assert not static_greedy.can_record(model) and static_greedy.can_record(bundle.model)
+
+
+def test_recorded_graphs_are_kept_counted_and_dropped_by_the_cache(
+    tiny_settings: Settings, pictures: list[Image.Image], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording needs CUDA: a stand-in recording calls the function itself and says it keeps 1,000 bytes."""
+    recordings = []
+
+    class Recording:
+        bytes = 1000
+
+        def __init__(self, fn: Any, *examples: torch.Tensor) -> None:
+            self.fn = fn
+            recordings.append(self)
+
+        def __call__(self, *inputs: torch.Tensor) -> Any:
+            return self.fn(*inputs)
+
+    monkeypatch.setattr(static_greedy, "CapturedCall", Recording)
+    cache = ModelCache(tiny_settings)
+    keeper = static_greedy.kept_by(cache, "caption")
+    with cache.use("caption") as bundle:
+
+        def replayed(pixel_values: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return greedy_caption_ids(
+                    bundle.model, pixel_values, max_new_tokens=5, cuda_graphs=True, keeper=keeper
+                )
+
+        for count in (1, 1, 2, 3, 1, 2, 3):
+            inputs = bundle.processor(images=pictures[:count], return_tensors="pt")
+            expected, _ = both(bundle.model, inputs, max_new_tokens=5)
+            assert torch.equal(replayed(inputs["pixel_values"]), expected)
+        assert len(recordings) == 6, "a vision and a decoder graph per batch size, each recorded once"
+        graphs = [derived for derived in cache.stats().derived if derived.kind == "CUDA graph"]
+        assert [(graph.models, graph.count, graph.bytes) for graph in graphs] == [(("caption",), 6, 6000)]
+        for count in (4, 5):  # beyond MAX_GRAPHS_PER_MODEL, the least recently used go
+            replayed(bundle.processor(images=(pictures * 2)[:count], return_tensors="pt")["pixel_values"])
+        assert cache.stats().derived[0].count == static_greedy.MAX_GRAPHS_PER_MODEL
+    assert cache.evict("caption") and cache.stats().derived == ()

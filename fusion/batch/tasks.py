@@ -166,7 +166,7 @@ class _Row:
 def _decode(row: _Row, data: bytes | None, settings: Settings) -> None:
     source = data if data is not None else row.path
     try:
-        decoded = images.load(source, max_side=settings.max_image_side, max_pixels=settings.max_image_pixels)
+        decoded = images.load(source, max_side=settings.max_image_side, max_bytes=settings.decode_memory)
     except images.ImageError as error:
         row.fail("decode", error)
         return

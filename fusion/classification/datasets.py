@@ -32,7 +32,7 @@ from fusion import images
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 #: Limits on what a user's zip may unpack to (a guard against zip bombs and accidental huge uploads).
 MAX_ZIP_FILES = 5000
-MAX_ZIP_BYTES = 500 << 20
+MAX_ZIP_BYTES = 200 << 20
 DIGIT_SIDE = 32
 TEXTURE_PATCH = 64
 SPLIT_SEED = 0
@@ -74,11 +74,15 @@ def load_image_folder(
     *,
     labels: Sequence[str] | None = None,
     max_per_class: int | None = None,
+    max_images: int | None = None,
     max_side: int = 512,
+    max_bytes: int = images.DEFAULT_MAX_BYTES,
 ) -> LabelledImages:
     """Read ``root/<label>/*`` (sorted, so the same folder always gives the same order).
 
-    ``labels`` fixes the label order (a test split must index the same labels as its train split).
+    ``labels`` fixes the label order (a test split must index the same labels as its train split). Decoding stops
+    after ``max_images`` pictures (the rest are counted, not decoded); ``max_side`` and ``max_bytes`` are
+    :func:`fusion.images.load`'s.
     """
     root = Path(root)
     folders = _class_folders(root) if root.is_dir() else []
@@ -95,13 +99,17 @@ def load_image_folder(
     pictures: list[np.ndarray] = []
     targets: list[int] = []
     skipped: list[str] = []
+    candidates = 0
     for index, label in enumerate(order):
         if label not in found:
             continue
         files = sorted(path for path in found[label].rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES)
         for path in files[:max_per_class]:
+            candidates += 1
+            if max_images is not None and len(pictures) >= max_images:
+                continue
             try:
-                pictures.append(images.load(path, max_side=max_side).pixels)
+                pictures.append(images.load(path, max_side=max_side, max_bytes=max_bytes).pixels)
             except images.ImageError:
                 skipped.append(f"{found[label].name}/{path.name}")
                 continue
@@ -111,19 +119,27 @@ def load_image_folder(
         notices.append(
             f"Skipped {len(skipped)} file(s) that are not readable images: {', '.join(skipped[:5])}"
         )
+    if max_images is not None and candidates - len(skipped) > len(pictures):
+        notices.append(f"Used the first {len(pictures)} of the {candidates} images; the rest were not read.")
     if not pictures:
         raise ValueError(f"No readable images were found in the class folders of {root}.")
     return LabelledImages(tuple(pictures), np.asarray(targets, np.intp), order, tuple(notices))
 
 
-def load_dataset(root: str | Path, **options: object) -> Split | LabelledImages:
-    """``root/train`` + ``root/test`` as a :class:`Split`, otherwise ``root/<label>/*`` as one set."""
+def load_dataset(root: str | Path, *, max_images: int | None = None, **options: object) -> Split | LabelledImages:
+    """``root/train`` + ``root/test`` as a :class:`Split`, otherwise ``root/<label>/*`` as one set.
+
+    With ``max_images``, a split whose train part alone reaches it comes back as that train part.
+    """
     root = Path(root)
     if (root / "train").is_dir() and (root / "test").is_dir():
-        train = load_image_folder(root / "train", **options)  # type: ignore[arg-type]
-        test = load_image_folder(root / "test", labels=train.labels, **options)  # type: ignore[arg-type]
+        train = load_image_folder(root / "train", max_images=max_images, **options)  # type: ignore[arg-type]
+        left = None if max_images is None else max_images - len(train)
+        if left == 0:
+            return train
+        test = load_image_folder(root / "test", labels=train.labels, max_images=left, **options)  # type: ignore[arg-type]
         return Split(train, test)
-    return load_image_folder(root, **options)  # type: ignore[arg-type]
+    return load_image_folder(root, max_images=max_images, **options)  # type: ignore[arg-type]
 
 
 def unpack_zip(archive: str | Path, destination: Path) -> Path:

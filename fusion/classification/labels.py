@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 #: Enough for ImageNet's 1,000 classes; beyond that a request is almost certainly a paste by mistake.
 MAX_LABELS = 1000
+#: Characters of label text read at all: far more than MAX_LABELS labels of sensible length.
+MAX_LABELS_TEXT = 20_000
 #: CLIP reads at most 77 tokens per prompt; 100 characters leaves room for the template around the label.
 MAX_LABEL_LENGTH = 100
 MAX_TEMPLATES = 32
@@ -38,6 +40,11 @@ def parse_labels(
     characters are cut (with a notice); no labels at all, or more than ``max_labels``, is a ``ValueError``
     that says what to type instead.
     """
+    if isinstance(text, str) and len(text) > MAX_LABELS_TEXT:
+        raise ValueError(
+            f"The labels are {len(text):,} characters long; at most {MAX_LABELS_TEXT:,} are read. "
+            "Type fewer or shorter labels."
+        )
     if text is None or isinstance(text, str):
         split = _SEPARATORS.split(text or "")
     elif isinstance(text, list | tuple):

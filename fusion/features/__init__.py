@@ -15,6 +15,14 @@ from fusion.features.keypoints import (
     sift_keypoints,
 )
 from fusion.features.matching import Matches, find_matches, match_features, synthetic_warp
+from fusion.features.operations import (
+    OPERATIONS,
+    coerce_param,
+    get_operation,
+    params_for,
+    run_operation,
+    validate_params,
+)
 from fusion.features.preprocess import (
     adjust_tone,
     bilateral_filter,
@@ -26,14 +34,6 @@ from fusion.features.preprocess import (
     nl_means_denoise,
     resize,
     unsharp_mask,
-)
-from fusion.features.registry import (
-    OPERATIONS,
-    coerce_param,
-    get_operation,
-    params_for,
-    run_operation,
-    validate_params,
 )
 from fusion.features.texture import gabor_bank, hog_features, lbp
 from fusion.features.threshold import (

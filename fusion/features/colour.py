@@ -5,7 +5,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fusion.features.core import FeatureResult, PlotData, bin_centres, histogram, image_operation, read_only
+from fusion.features.core import (
+    FeatureResult,
+    PlotData,
+    bin_centres,
+    choice_param,
+    histogram,
+    image_operation,
+    int_param,
+    operation,
+    read_only,
+)
 
 COLOUR_SPACES = ("RGB", "HSV")
 CHANNEL_COLOURS = {
@@ -103,3 +113,24 @@ def dominant_colours(
         hexes,
     )
     return FeatureResult(palette_image(colours, shares), stats, plot)
+
+
+# ------------------------------------------------------------------ as the dropdown and the API offer them
+OPERATIONS = (
+    operation(
+        "Colour histograms",
+        "Colour",
+        "Per-channel RGB or HSV histograms.",
+        colour_histograms,
+        ("bins", int_param("hist_bins", "Bins", 64, 2, 256)),
+        ("space", choice_param("hist_space", "Colour space", "RGB", COLOUR_SPACES)),
+    ),
+    operation(
+        "Dominant colours",
+        "Colour",
+        "Main colours by k-means on a 128-pixel copy, shown as a palette with their shares.",
+        dominant_colours,
+        ("k", int_param("kmeans_k", "Colours k", 5, 1, 16)),
+        ("attempts", int_param("kmeans_attempts", "k-means restarts", 3, 1, 10, info="Best of several runs.")),
+    ),
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -86,6 +86,55 @@ class Operation:
     params: tuple[ParamSpec, ...]
     function: Callable[..., FeatureResult]
     needs_second_image: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Binding:
+    """Calls `implementation` after renaming public parameter names to its keyword options.
+
+    Compared and hashed by identity, so an `Operation` holding it stays hashable.
+    """
+
+    implementation: Callable[..., FeatureResult]
+    keywords: Mapping[str, str]
+
+    def __call__(self, image: np.ndarray, *args: object, **params: ParamValue) -> FeatureResult:
+        return self.implementation(image, *args, **{self.keywords[name]: value for name, value in params.items()})
+
+
+def operation(
+    name: str,
+    group: str,
+    description: str,
+    implementation: Callable[..., FeatureResult],
+    *arguments: tuple[str, ParamSpec],
+    needs_second_image: bool = False,
+) -> Operation:
+    """An entry of the dropdown and the API: its specs map, in order, onto keyword options of `implementation`
+    (public names are unique across all operations, ``canny_low``; the function's own are short, ``low``)."""
+    keywords = {spec.name: keyword for keyword, spec in arguments}
+    specs = tuple(spec for _, spec in arguments)
+    return Operation(name, group, description, specs, Binding(implementation, keywords), needs_second_image)
+
+
+def int_param(
+    name: str, label: str, default: int, minimum: int, maximum: int, step: int = 1, info: str = ""
+) -> ParamSpec:
+    return ParamSpec(name, label, "int", default, minimum, maximum, step, info=info)
+
+
+def float_param(
+    name: str, label: str, default: float, minimum: float, maximum: float, step: float, info: str = ""
+) -> ParamSpec:
+    return ParamSpec(name, label, "float", default, minimum, maximum, step, info=info)
+
+
+def bool_param(name: str, label: str, default: bool, info: str = "") -> ParamSpec:
+    return ParamSpec(name, label, "bool", default, info=info)
+
+
+def choice_param(name: str, label: str, default: str, choices: tuple[str, ...], info: str = "") -> ParamSpec:
+    return ParamSpec(name, label, "choice", default, choices=choices, info=info)
 
 
 def check_image(image: object, what: str = "image") -> None:

@@ -7,8 +7,13 @@ import numpy as np
 
 from fusion.features.core import (
     FeatureResult,
+    bool_param,
+    choice_param,
+    float_param,
     histogram,
     image_operation,
+    int_param,
+    operation,
     peak_magnitude,
     to_gray,
     to_uint8,
@@ -87,3 +92,76 @@ def laplacian(image: np.ndarray, *, ksize: int = 3, smoothing: float = 1.0) -> F
     # E[x^2] - E[x]^2 from two reductions that accumulate in float64: half the cost of cv2.meanStdDev.
     variance = cv2.norm(response, cv2.NORM_L2SQR) / response.size - cv2.mean(response)[0] ** 2
     return FeatureResult(to_uint8(response), {"laplacian_variance": round(variance, 3)})
+
+
+# ------------------------------------------------------------------ as the dropdown and the API offer them
+GRADIENT_DIRECTION = choice_param(
+    "gradient_direction",
+    "Gradient direction",
+    "magnitude",
+    GRADIENT_DIRECTIONS,
+    "|d/dx|, |d/dy| or both.",
+)
+
+OPERATIONS = (
+    operation(
+        "Canny edges",
+        "Edges",
+        "Thin, connected edges by Canny's hysteresis thresholding of the gradient.",
+        canny,
+        (
+            "low",
+            int_param("canny_low", "Canny low threshold", 100, 0, 500, info="Weaker gradients are never edges."),
+        ),
+        (
+            "high",
+            int_param(
+                "canny_high", "Canny high threshold", 200, 0, 500, info="Stronger gradients are always edges."
+            ),
+        ),
+        (
+            "aperture",
+            int_param(
+                "canny_aperture", "Sobel aperture", 3, 3, 7, 2, "3, 5 or 7; larger needs higher thresholds."
+            ),
+        ),
+        (
+            "l2_gradient",
+            bool_param("canny_l2_gradient", "L2 gradient", False, "Exact magnitude instead of |dx| + |dy|."),
+        ),
+        (
+            "auto",
+            bool_param("canny_auto", "Automatic thresholds", False, "Derive both thresholds from the median."),
+        ),
+        (
+            "sigma",
+            float_param("canny_sigma", "Auto-threshold spread", 0.33, 0.0, 1.0, 0.01, "(1 ∓ spread) x median."),
+        ),
+    ),
+    operation(
+        "Sobel gradients",
+        "Edges",
+        "First derivatives of intensity with a Sobel kernel.",
+        sobel,
+        ("direction", GRADIENT_DIRECTION),
+        ("ksize", int_param("sobel_ksize", "Sobel kernel size", 3, 1, 31, 2, "Odd; larger kernels smooth more.")),
+    ),
+    operation(
+        "Scharr gradients",
+        "Edges",
+        "First derivatives with the 3x3 Scharr kernel (more accurate orientation than Sobel 3x3).",
+        scharr,
+        ("direction", GRADIENT_DIRECTION),
+    ),
+    operation(
+        "Laplacian",
+        "Edges",
+        "Second derivative (blob and edge response); its variance measures focus.",
+        laplacian,
+        ("ksize", int_param("laplacian_ksize", "Laplacian kernel size", 3, 1, 31, 2, "Odd aperture size.")),
+        (
+            "smoothing",
+            float_param("laplacian_smoothing", "Pre-smoothing sigma", 1.0, 0.0, 10.0, 0.1, "0 = no blur."),
+        ),
+    ),
+)

@@ -8,7 +8,16 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from fusion.features.core import FeatureResult, image_operation, to_gray
+from fusion.features.core import (
+    FeatureResult,
+    bool_param,
+    choice_param,
+    float_param,
+    image_operation,
+    int_param,
+    operation,
+    to_gray,
+)
 
 FAST_TYPES = {
     "9/16": cv2.FAST_FEATURE_DETECTOR_TYPE_9_16,
@@ -124,3 +133,80 @@ def harris_corners(
     """Harris corners: local maxima of det(M) - k·trace(M)² above a fraction of the strongest one."""
     response = cv2.cornerHarris(to_gray(image), block_size, ksize, k)
     return _corner_result(image, harris_points(response, threshold))
+
+
+# ------------------------------------------------------------------ as the dropdown and the API offer them
+OPERATIONS = (
+    operation(
+        "ORB keypoints",
+        "Keypoints",
+        "Oriented FAST keypoints over an image pyramid (circle = scale, line = orientation).",
+        orb_keypoints,
+        (
+            "n_features",
+            int_param("orb_features", "Max keypoints", 500, 10, 10_000, info="Strongest ones are kept."),
+        ),
+        (
+            "scale_factor",
+            float_param("orb_scale_factor", "Pyramid scale", 1.2, 1.01, 2.0, 0.01, "Between levels."),
+        ),
+        ("n_levels", int_param("orb_levels", "Pyramid levels", 8, 1, 16)),
+        ("fast_threshold", int_param("orb_fast_threshold", "FAST threshold", 20, 1, 100, info="Corner contrast.")),
+    ),
+    operation(
+        "SIFT keypoints",
+        "Keypoints",
+        "Scale-invariant difference-of-Gaussians keypoints (circle = scale, line = orientation).",
+        sift_keypoints,
+        ("n_features", int_param("sift_features", "Max keypoints", 500, 0, 10_000, info="0 keeps all.")),
+        (
+            "contrast_threshold",
+            float_param(
+                "sift_contrast_threshold", "Contrast threshold", 0.04, 0.001, 0.2, 0.001, "Drops weak blobs."
+            ),
+        ),
+        (
+            "edge_threshold",
+            float_param("sift_edge_threshold", "Edge threshold", 10.0, 1.0, 50.0, 0.5, "Drops edges."),
+        ),
+        ("n_octave_layers", int_param("sift_octave_layers", "Layers per octave", 3, 1, 8)),
+    ),
+    operation(
+        "FAST corners",
+        "Keypoints",
+        "FAST segment-test corners (very fast, no scale or orientation).",
+        fast_corners,
+        (
+            "threshold",
+            int_param("fast_threshold", "Intensity threshold", 20, 1, 255, info="Contrast to the circle."),
+        ),
+        ("nonmax_suppression", bool_param("fast_nonmax", "Non-max suppression", True, "Keep only local maxima.")),
+        ("neighbourhood", choice_param("fast_type", "Circle test", "9/16", tuple(FAST_TYPES))),
+    ),
+    operation(
+        "Shi-Tomasi corners",
+        "Keypoints",
+        "Good features to track: strongest minimum-eigenvalue corners, spaced apart.",
+        shi_tomasi_corners,
+        ("max_corners", int_param("shi_tomasi_max_corners", "Max corners", 500, 1, 10_000)),
+        (
+            "quality_level",
+            float_param("shi_tomasi_quality", "Quality level", 0.01, 0.001, 1.0, 0.001, "x best corner."),
+        ),
+        ("min_distance", float_param("shi_tomasi_min_distance", "Min distance (px)", 10.0, 0.0, 200.0, 1.0)),
+        ("block_size", int_param("shi_tomasi_block_size", "Block size", 3, 1, 31, info="Neighbourhood size.")),
+    ),
+    operation(
+        "Harris corners",
+        "Keypoints",
+        "Harris corner response, local maxima above a fraction of the strongest.",
+        harris_corners,
+        ("block_size", int_param("harris_block_size", "Block size", 2, 1, 31, info="Neighbourhood size.")),
+        ("ksize", int_param("harris_ksize", "Sobel aperture", 3, 1, 31, 2, "Odd derivative aperture.")),
+        ("k", float_param("harris_k", "Harris k", 0.04, 0.01, 0.25, 0.01, "Typically 0.04-0.06.")),
+        (
+            "threshold",
+            float_param("harris_threshold", "Relative threshold", 0.01, 0.001, 1.0, 0.001, "x max response."),
+        ),
+    ),
+)

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fusion.features.core import FeatureResult, image_operation, line_thickness, to_gray
+from fusion.features.core import (
+    FeatureResult,
+    choice_param,
+    float_param,
+    image_operation,
+    int_param,
+    line_thickness,
+    operation,
+    to_gray,
+)
 from fusion.features.keypoints import orb_detector
 
 DETECTORS = ("ORB", "SIFT")
@@ -180,3 +189,28 @@ def match_features(
     elif known is not None:
         stats["corner_error_px"] = round(corner_error(matches.homography, known, image), 3)
     return FeatureResult(draw_matches(image, second_image, matches), stats)
+
+
+# ------------------------------------------------------------------ as the dropdown and the API offer them
+OPERATIONS = (
+    operation(
+        "Feature matching",
+        "Matching",
+        "Match descriptors between two images (ratio test + RANSAC homography). Without a second image, "
+        "the first is matched against a known synthetic warp of itself.",
+        match_features,
+        (
+            "detector",
+            choice_param("match_detector", "Descriptor", "ORB", DETECTORS, "ORB fast, SIFT robust."),
+        ),
+        ("n_features", int_param("match_features", "Max keypoints per image", 1000, 50, 10_000)),
+        ("ratio", float_param("match_ratio", "Lowe ratio", 0.75, 0.1, 1.0, 0.05, "Lower = stricter matches.")),
+        (
+            "ransac_threshold",
+            float_param(
+                "match_ransac_threshold", "RANSAC threshold (px)", 5.0, 0.5, 20.0, 0.5, "Inlier distance."
+            ),
+        ),
+        needs_second_image=True,
+    ),
+)

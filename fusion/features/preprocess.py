@@ -8,10 +8,14 @@ import numpy as np
 from fusion.features.core import (
     FeatureResult,
     PlotData,
+    choice_param,
+    float_param,
     histogram,
     histogram_mean_std,
     image_operation,
+    int_param,
     intensity_plot,
+    operation,
     to_gray,
 )
 
@@ -159,3 +163,138 @@ def unsharp_mask(
     if threshold > 0:
         np.copyto(sharpened, image, where=cv2.absdiff(image, blurred) < threshold)
     return FeatureResult(sharpened, {"amount": amount, "radius": radius})
+
+
+# ------------------------------------------------------------------ as the dropdown and the API offer them
+OPERATIONS = (
+    operation(
+        "Grayscale", "Preprocessing", "Luma grayscale (BT.601) with its histogram.", grayscale
+    ),
+    operation(
+        "Resize",
+        "Preprocessing",
+        "Resize by a factor or to a target longest side.",
+        resize,
+        (
+            "mode",
+            choice_param("resize_mode", "Resize by", "scale", RESIZE_MODES, "Factor or longest side."),
+        ),
+        (
+            "scale",
+            float_param("resize_scale", "Scale factor", 0.5, 0.05, 4.0, 0.05, "Used when resizing by scale."),
+        ),
+        (
+            "long_side",
+            int_param("resize_long_side", "Longest side (px)", 512, 16, 4096, info="Used for 'long side'."),
+        ),
+        (
+            "interpolation",
+            choice_param(
+                "resize_interpolation",
+                "Interpolation",
+                "area",
+                tuple(INTERPOLATIONS),
+                "area for shrinking.",
+            ),
+        ),
+    ),
+    operation(
+        "Gaussian blur",
+        "Preprocessing",
+        "Gaussian smoothing.",
+        gaussian_blur,
+        ("kernel_size", int_param("gaussian_kernel", "Gaussian kernel size", 5, 1, 99, 2, "Odd size in pixels.")),
+        (
+            "sigma",
+            float_param("gaussian_sigma", "Gaussian sigma", 0.0, 0.0, 30.0, 0.1, "0 = derived from kernel size."),
+        ),
+    ),
+    operation(
+        "Median blur",
+        "Preprocessing",
+        "Median filter: removes salt-and-pepper noise, keeps edges.",
+        median_blur,
+        ("kernel_size", int_param("median_kernel", "Median kernel size", 5, 1, 31, 2, "Odd size in pixels.")),
+    ),
+    operation(
+        "Bilateral filter",
+        "Preprocessing",
+        "Edge-preserving smoothing that averages only similar colours.",
+        bilateral_filter,
+        (
+            "diameter",
+            int_param("bilateral_diameter", "Neighbourhood diameter", 9, 1, 25, info="Pixels; slow above 15."),
+        ),
+        (
+            "sigma_color",
+            float_param("bilateral_sigma_color", "Colour sigma", 75.0, 1.0, 250.0, 1.0, "Colour tolerance."),
+        ),
+        (
+            "sigma_space",
+            float_param("bilateral_sigma_space", "Space sigma", 75.0, 1.0, 250.0, 1.0, "Spatial reach."),
+        ),
+    ),
+    operation(
+        "Non-local means denoise",
+        "Preprocessing",
+        "Non-local means denoising of colour images (slow on large images).",
+        nl_means_denoise,
+        (
+            "strength",
+            float_param("nlm_strength", "Luminance strength", 10.0, 1.0, 30.0, 0.5, "Higher removes more noise."),
+        ),
+        (
+            "color_strength",
+            float_param("nlm_color_strength", "Colour strength", 10.0, 1.0, 30.0, 0.5, "Chroma noise."),
+        ),
+        ("template_size", int_param("nlm_template_size", "Patch size", 7, 3, 15, 2, "Odd; compared patch size.")),
+        (
+            "search_size",
+            int_param("nlm_search_size", "Search window", 21, 5, 45, 2, "Odd; time grows with its square."),
+        ),
+    ),
+    operation(
+        "Histogram equalisation",
+        "Preprocessing",
+        "Global histogram equalisation of lightness (LAB L channel).",
+        equalize_histogram,
+    ),
+    operation(
+        "CLAHE",
+        "Preprocessing",
+        "Contrast-limited adaptive histogram equalisation of lightness (LAB L channel).",
+        clahe,
+        (
+            "clip_limit",
+            float_param("clahe_clip_limit", "Clip limit", 2.0, 0.5, 40.0, 0.5, "Higher = more contrast."),
+        ),
+        ("tile_grid", int_param("clahe_tile_grid", "Tile grid", 8, 1, 32, info="Tiles per side.")),
+    ),
+    operation(
+        "Gamma / contrast / brightness",
+        "Preprocessing",
+        "Tone curve contrast x 255 x (v / 255)^gamma + brightness, applied as one lookup table.",
+        adjust_tone,
+        ("gamma", float_param("tone_gamma", "Gamma", 0.8, 0.1, 5.0, 0.05, "Below 1 brightens shadows.")),
+        ("contrast", float_param("tone_contrast", "Contrast", 1.2, 0.0, 3.0, 0.05, "Multiplier; 1 = unchanged.")),
+        (
+            "brightness",
+            float_param("tone_brightness", "Brightness", 10.0, -255.0, 255.0, 1.0, "Offset in levels."),
+        ),
+    ),
+    operation(
+        "Unsharp mask",
+        "Preprocessing",
+        "Sharpening: adds back the difference between the image and its blur.",
+        unsharp_mask,
+        ("amount", float_param("unsharp_amount", "Amount", 1.0, 0.0, 5.0, 0.1, "Strength of the sharpening.")),
+        (
+            "radius",
+            float_param("unsharp_radius", "Radius (sigma)", 2.0, 0.1, 20.0, 0.1, "Size of the enhanced details."),
+        ),
+        (
+            "threshold",
+            int_param("unsharp_threshold", "Threshold", 0, 0, 255, info="Leave differences below it alone."),
+        ),
+    ),
+)

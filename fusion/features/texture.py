@@ -12,8 +12,12 @@ from fusion.features.core import (
     FeatureResult,
     PlotData,
     bin_centres,
+    choice_param,
+    float_param,
     histogram,
     image_operation,
+    int_param,
+    operation,
     to_gray,
     to_uint8,
 )
@@ -170,3 +174,49 @@ def gabor_bank(
     stats = {"dominant_orientation_deg": round(float(angles[int(np.argmax(energy))]), 2)}
     stats["max_mean_energy"] = round(float(energy.max()), 3)
     return FeatureResult(to_uint8(grid), stats, plot)
+
+
+# ------------------------------------------------------------------ as the dropdown and the API offer them
+OPERATIONS = (
+    operation(
+        "HOG",
+        "HOG",
+        "Histogram of oriented gradients: one glyph of gradient orientations per cell.",
+        hog_features,
+        ("orientations", int_param("hog_orientations", "Orientations", 9, 2, 36, info="Bins over 0-180°.")),
+        ("pixels_per_cell", int_param("hog_pixels_per_cell", "Cell size (px)", 16, 4, 64)),
+        (
+            "cells_per_block",
+            int_param("hog_cells_per_block", "Cells per block", 2, 1, 8, info="Normalisation block."),
+        ),
+        ("block_norm", choice_param("hog_block_norm", "Block norm", "L2-Hys", HOG_BLOCK_NORMS)),
+    ),
+    operation(
+        "LBP texture",
+        "Texture",
+        "Local binary patterns: each pixel coded by which neighbours are brighter; histogram = texture.",
+        lbp,
+        ("points", int_param("lbp_points", "Neighbours P", 8, 4, 24, info="Sampling points on the circle.")),
+        ("radius", float_param("lbp_radius", "Radius R", 1.0, 1.0, 10.0, 0.5, "Circle radius in pixels.")),
+        (
+            "method",
+            choice_param("lbp_method", "Method", "uniform", LBP_METHODS, "uniform = rotation invariant."),
+        ),
+    ),
+    operation(
+        "Gabor filter bank",
+        "Texture",
+        "Responses of oriented Gabor filters, one tile per orientation, with energy per orientation.",
+        gabor_bank,
+        (
+            "orientations",
+            int_param("gabor_orientations", "Orientations", 6, 1, 16, info="Evenly spaced over 180°."),
+        ),
+        (
+            "wavelength",
+            float_param("gabor_wavelength", "Wavelength λ (px)", 10.0, 2.0, 64.0, 0.5, "Stripe period."),
+        ),
+        ("sigma", float_param("gabor_sigma", "Sigma (px)", 4.0, 0.5, 32.0, 0.5, "Gaussian envelope width.")),
+        ("kernel_size", int_param("gabor_kernel_size", "Kernel size", 31, 3, 99, 2, "Odd; about 6 x sigma.")),
+    ),
+)

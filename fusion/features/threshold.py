@@ -8,10 +8,15 @@ import numpy as np
 from fusion.features.core import (
     FeatureResult,
     PlotData,
+    bool_param,
+    choice_param,
+    float_param,
     histogram,
     image_operation,
+    int_param,
     intensity_plot,
     line_thickness,
+    operation,
     to_gray,
 )
 
@@ -156,3 +161,74 @@ def connected_components(
     kept = areas[areas >= min_area].astype(np.float64)
     stats = {"components": int(kept.size), "components_found": count - 1, **area_stats(kept, "component")}
     return FeatureResult(palette[labels], stats, area_plot(kept, "Component areas"))
+
+
+# ------------------------------------------------------------------ as the dropdown and the API offer them
+BINARY_INVERT = bool_param(
+    "binary_invert",
+    "Invert mask",
+    False,
+    "Swap foreground and background (objects darker than the background).",
+)
+
+OPERATIONS = (
+    operation(
+        "Otsu threshold",
+        "Threshold & morphology",
+        "Global binarisation at the threshold chosen by Otsu's method.",
+        otsu_threshold,
+        ("invert", BINARY_INVERT),
+    ),
+    operation(
+        "Adaptive threshold",
+        "Threshold & morphology",
+        "Local binarisation against the mean of each pixel's neighbourhood (uneven lighting).",
+        adaptive_threshold,
+        ("method", choice_param("adaptive_method", "Local mean", "gaussian", tuple(ADAPTIVE_METHODS))),
+        ("block_size", int_param("adaptive_block_size", "Block size", 31, 3, 255, 2, "Odd neighbourhood size.")),
+        ("c", float_param("adaptive_c", "Offset C", 5.0, -50.0, 50.0, 0.5, "Subtracted from the local mean.")),
+        ("invert", BINARY_INVERT),
+    ),
+    operation(
+        "Morphology",
+        "Threshold & morphology",
+        "Erode, dilate, open, close, gradient, top-hat or black-hat with a chosen kernel.",
+        morphology,
+        ("operation", choice_param("morph_operation", "Operation", "gradient", tuple(MORPH_OPERATIONS))),
+        ("shape", choice_param("morph_shape", "Kernel shape", "ellipse", tuple(KERNEL_SHAPES))),
+        ("kernel_size", int_param("morph_kernel_size", "Kernel size", 5, 1, 51, info="Kernel width and height.")),
+        ("iterations", int_param("morph_iterations", "Iterations", 1, 1, 20, info="Repeat the operation.")),
+        ("source", choice_param("morph_source", "Apply to", "grayscale", MORPH_SOURCES)),
+    ),
+    operation(
+        "Contours",
+        "Threshold & morphology",
+        "Outlines of the regions of a binary mask, with area statistics.",
+        contours,
+        ("threshold", choice_param("contour_threshold", "Mask from", "otsu", CONTOUR_THRESHOLDS)),
+        (
+            "retrieval",
+            choice_param("contour_retrieval", "Contours", "external", tuple(CONTOUR_RETRIEVALS)),
+        ),
+        (
+            "min_area",
+            int_param("contour_min_area", "Minimum area (px)", 100, 0, 1_000_000, info="Drop smaller ones."),
+        ),
+        ("invert", BINARY_INVERT),
+    ),
+    operation(
+        "Connected components",
+        "Threshold & morphology",
+        "Label the Otsu foreground's connected regions in distinct colours.",
+        connected_components,
+        (
+            "connectivity",
+            choice_param("cc_connectivity", "Connectivity", "8", CONNECTIVITIES, "Neighbours."),
+        ),
+        (
+            "min_area",
+            int_param("cc_min_area", "Minimum area (px)", 20, 0, 1_000_000, info="Hide smaller components."),
+        ),
+        ("invert", BINARY_INVERT),
+    ),
+)

@@ -10,10 +10,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from fusion.registry import ModelSpec
+from typing import Protocol
 
 #: Written last into a finished twin's folder, so a half-written folder is never mistaken for a model.
 COMPLETE_MARKER = ".fusion-tiny-complete"
@@ -21,7 +18,15 @@ SEED = 0
 _build_lock = threading.Lock()
 
 
-def ensure_tiny(spec: ModelSpec, folder: Path) -> Path:
+class Buildable(Protocol):
+    """What a twin is built from: a registry entry (``fusion.registry.ModelSpec``), seen from below it."""
+
+    key: str
+
+    def build_tiny(self, folder: Path) -> None: ...
+
+
+def ensure_tiny(spec: Buildable, folder: Path) -> Path:
     """Build ``spec``'s tiny twin into ``folder`` unless a complete one is already there."""
     if (folder / COMPLETE_MARKER).exists():
         return folder

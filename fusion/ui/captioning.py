@@ -30,6 +30,7 @@ from fusion.ui.common import (
     notices_markdown,
     reports_errors,
 )
+from fusion.ui.files import result_file
 
 CaptionFn = Callable[[Sequence[np.ndarray], CaptionOptions], CaptionResult]
 AnswerFn = Callable[[np.ndarray, str], AnswerResult]
@@ -196,7 +197,10 @@ def make_caption_events(
             for name, candidates in zip(names, captions, strict=True)
         ]
         view = {
-            "items": [(_thumbnail(p), c[0]) for p, c in zip(pixels, captions, strict=True)],
+            "items": [
+                (result_file(_thumbnail(p), name="thumbnail", image_format="webp"), c[0])
+                for p, c in zip(pixels, captions, strict=True)
+            ],
             "lines": [f"{name}: {' | '.join(c)}" for name, c in zip(names, captions, strict=True)],
             "notices": [*notices, *caption_notices],
         }

@@ -18,10 +18,8 @@ private. Model events return their API value plus a ``gr.State`` view that a pri
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -32,20 +30,21 @@ from fusion.classification.datasets import LabelledImages, load_zip
 from fusion.classification.evaluation import TABLE_HEADERS, AblationResult
 from fusion.classification.head import DEFAULT_C, FAMILIES, MAX_WEIGHT, FeatureWeights, HybridHead
 from fusion.classification.hybrid import Explanation, HeadOptions, TrainResult
-from fusion.classification.labels import DEFAULT_TEMPLATES, parse_labels, parse_templates
+from fusion.classification.labels import DEFAULT_TEMPLATES, MAX_LABELS_TEXT, parse_labels, parse_templates
 from fusion.classification.zeroshot import ZeroShotOptions, ZeroShotResult
 from fusion.config import Settings
 from fusion.features import PlotData
 from fusion.gpu import gpu_task
 from fusion.i18n import localized, localized_table, t
+from fusion.numbers import number_or
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
     decode_upload,
     notices_markdown,
-    raw_number,
     reports_errors,
 )
+from fusion.ui.files import accepted_path, new_result_path, result_file
 
 ClassifyFn = Callable[[np.ndarray, str, ZeroShotOptions], ZeroShotResult]
 ExplainFn = Callable[[np.ndarray, HybridHead], Explanation]
@@ -71,6 +70,8 @@ EXAMPLES_HEADERS = ["label", "examples"]
 #: Examples kept per session; they are stored downscaled (features use at most 224-256 px anyway).
 MAX_EXAMPLES = 300
 EXAMPLE_SIDE = 256
+#: Examples are kept at 256 px: a picture that takes more than this to decode (16 megapixels of RGB) is refused.
+EXAMPLE_DECODE_BYTES = 64 << 20
 PLOT_TOP = 20
 DEFAULTS = ZeroShotOptions()
 POSITIVE, NEGATIVE = "#3b7dd8", "#d8553b"
@@ -101,16 +102,11 @@ def zero_shot_options(
     options = ZeroShotOptions(
         templates=parsed,
         mode=str(mode or DEFAULTS.mode),  # type: ignore[arg-type]
-        threshold=_number_or(threshold, "Threshold", DEFAULTS.threshold),
+        threshold=number_or(threshold, "Threshold", DEFAULTS.threshold),
         include_none=bool(include_none),
         model_key=_model_key(model),
     )
     return options, notices
-
-
-def _number_or(value: Any, what: str, default: float) -> float:
-    number = raw_number(value, what)
-    return default if number is None else number
 
 
 def _model_key(model: Any) -> str:
@@ -123,11 +119,11 @@ def _model_key(model: Any) -> str:
 def head_options(templates: Any, model: Any, weights: Sequence[Any], C: Any, zero_shot_prior: Any) -> HeadOptions:
     parsed, _notices = parse_templates(None if templates is None else str(templates))
     values = {
-        family: _number_or(value, f"The {family} weight", 1.0) for family, value in zip(FAMILIES, weights, strict=True)
+        family: number_or(value, f"The {family} weight", 1.0) for family, value in zip(FAMILIES, weights, strict=True)
     }
     return HeadOptions(
         weights=FeatureWeights(**values),
-        C=_number_or(C, "C", HeadOptions().C),
+        C=number_or(C, "C", HeadOptions().C),
         zero_shot_prior=bool(zero_shot_prior),
         templates=parsed,
         model_key=_model_key(model),
@@ -276,7 +272,7 @@ def make_explain_event(
             "bias": result.bias,
         }
         view = {**value, "notices": [*decoded.notices, *notes, *result.notices]}
-        return value, result.heatmap, view
+        return value, result_file(result.heatmap, name="heatmap"), view
 
     return explain
 
@@ -288,8 +284,11 @@ def _examples_table(examples: list[tuple[str, np.ndarray]]) -> list[list[Any]]:
     return [[label, count] for label, count in counts.items()]
 
 
-def _downscaled(pixels: np.ndarray) -> np.ndarray:
-    return images.load(pixels, max_side=EXAMPLE_SIDE).pixels
+def _example_pixels(upload: Any, what: str) -> np.ndarray:
+    """An example image, through the file gate and decoded straight to its kept size."""
+    return images.load(
+        accepted_path(upload, what=what), max_side=EXAMPLE_SIDE, max_bytes=EXAMPLE_DECODE_BYTES, what=what
+    ).pixels
 
 
 def _merged_labels(labels_text: str | None, extra: Sequence[str]) -> tuple[str, ...]:
@@ -332,7 +331,7 @@ def make_teach_events(
                 notices.append(f"Kept the first {MAX_EXAMPLES} examples; the rest were not added.")
                 break
             try:
-                examples.append((label, _downscaled(decode_upload(upload, settings, what=f"file {index + 1}").pixels)))
+                examples.append((label, _example_pixels(upload, f"file {index + 1}")))
             except images.ImageError as error:
                 notices.append(f"Skipped file {index + 1}: {error}")
         if len(examples) == before and len(examples) < MAX_EXAMPLES:
@@ -341,17 +340,17 @@ def make_teach_events(
 
     @reports_errors
     def add_zip(examples: list | None, archive: Any, labels_text: str | None):
-        path = archive.get("path") if isinstance(archive, dict) else archive
-        if not path:
+        path = accepted_path(archive, what="zip")
+        if path is None:
             raise ValueError("Upload a .zip of folders named after the labels, each holding example images.")
-        dataset = load_zip(path, max_side=EXAMPLE_SIDE)
         examples = list(examples or [])
         room = MAX_EXAMPLES - len(examples)
-        notices = list(dataset.notices)
-        if len(dataset) > room:
-            notices.append(f"Kept {max(room, 0)} of the {len(dataset)} images (at most {MAX_EXAMPLES} examples).")
-        for pixels, target in list(zip(dataset.images, dataset.targets, strict=True))[: max(room, 0)]:
+        if room <= 0:
+            raise ValueError(f"There are already {MAX_EXAMPLES} examples: clear some before adding a zip.")
+        dataset = load_zip(path, max_side=EXAMPLE_SIDE, max_images=room, max_bytes=EXAMPLE_DECODE_BYTES)
+        for pixels, target in zip(dataset.images, dataset.targets, strict=True):
             examples.append((dataset.labels[target], pixels))
+        notices = list(dataset.notices)
         return _result(examples, labels_text, notices)
 
     def clear_examples(labels_text: str | None):
@@ -390,7 +389,7 @@ def make_train_events(
     def train(examples, labels_text, templates, model, hog, lbp, color, edges, clip, C, prior):
         options = head_options(templates, model, (hog, lbp, color, edges, clip), C, prior)
         result = train_on_gpu(examples_dataset(examples or [], labels_text), options)
-        path = Path(tempfile.mkdtemp(prefix="fusion-head-")) / "fusion-head.safetensors"
+        path = new_result_path("fusion-head.safetensors")
         result.head.save(path)
         accuracy = "" if np.isnan(result.train_accuracy) else f", {result.train_accuracy:.0%} right on its examples"
         status = localized(
@@ -409,8 +408,8 @@ def make_train_events(
 
     @reports_errors
     def load_head(upload: Any) -> tuple[HybridHead, str]:
-        path = upload.get("path") if isinstance(upload, dict) else upload
-        if not path:
+        path = accepted_path(upload, what="head")
+        if path is None:
             raise ValueError("Upload a .safetensors head saved by this app.")
         head = HybridHead.load(path)
         return (
@@ -426,6 +425,7 @@ def _scoring_widgets() -> list[gr.components.Component]:
     templates = gr.Textbox(
         value=DEFAULT_TEMPLATE_TEXT,
         lines=4,
+        elem_id="classification-templates",
         label=t("Prompt templates (one per line, {} is the label)"),
         info=t("Several templates are averaged (prompt ensembling)."),
     )
@@ -473,12 +473,13 @@ def build(
             )
             labels = gr.Textbox(
                 label=t("Labels"),
+                max_length=MAX_LABELS_TEXT,
                 placeholder="cat, dog, car",
                 lines=2,
                 info=t("Separate labels with commas or new lines."),
                 elem_id="classification-labels",
             )
-            with gr.Accordion(t("Prompts and scoring"), open=False):
+            with gr.Accordion(t("Prompts and scoring"), open=False, elem_id="classification-prompts"):
                 templates, mode, threshold, include_none, model = _scoring_widgets()
                 top_k = gr.Slider(1, 50, value=5, step=1, label=t("Show the top k labels"))
             classify_button = gr.Button(t("Classify"), variant="primary", elem_id="classification-run")

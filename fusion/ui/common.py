@@ -18,8 +18,9 @@ import gradio as gr
 
 from fusion import images
 from fusion.config import Settings
+from fusion.errors import ModelLoadError, new_error_id
 from fusion.i18n import localized, t
-from fusion.numbers import finite_number
+from fusion.ui.files import accepted_path
 from fusion.ui.requests import current_request
 
 log = logging.getLogger(__name__)
@@ -37,15 +38,23 @@ TINY_BANNER = (
 
 
 def user_error(message: str) -> gr.Error:
-    """A ``gr.Error`` in the request's language whose text is escaped (Gradio renders it as HTML)."""
-    return gr.Error(html.escape(localized(message), quote=False))
+    """A ``gr.Error`` in the request's language, without a traceback in the log (it is the user's error, not the
+    app's). Gradio's toast renders the text as HTML, so :func:`as_text` keeps markup a user typed inert."""
+    return gr.Error(as_text(localized(message)), print_exception=False)
+
+
+def as_text(message: str) -> str:
+    """``message`` safe to render as HTML: ``&``, ``<`` and ``>`` escaped, and nothing else (apostrophes and
+    quotes stay as they are, so API clients read ordinary messages unchanged)."""
+    return html.escape(message, quote=False)
 
 
 def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn our user-facing errors (``ValueError``, ``ModelLoadError``) into ``gr.Error`` for the browser and API.
 
-    Anything else is a bug: it is logged with its traceback and the user gets a short, honest message rather than
-    Gradio's bare "Error". Generator functions (streaming events) are covered while they iterate.
+    A user's error is logged as one line. Anything else is a bug: it is logged with its traceback under an error
+    id, and the user gets a short, honest message with that id rather than Gradio's bare "Error" (and no exception
+    text, which may name server paths). Generator functions (streaming events) are covered while they iterate.
     """
     if inspect.isgeneratorfunction(fn):
 
@@ -66,34 +75,31 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 @contextlib.contextmanager
 def _errors_reported(fn: Callable[..., Any]) -> Iterator[None]:
-    from fusion.cache import ModelLoadError
-
+    name = getattr(fn, "__name__", fn)
     try:
         yield
     except gr.Error as error:
         # Raised in a ZeroGPU worker, where there is no request to take the language from: translate it here.
         error.message = localized(error.message)
+        error.print_exception = False
         raise
     except (ValueError, ModelLoadError) as error:
+        log.info("%s refused a request: %s", name, error)
         raise user_error(str(error)) from None
-    except Exception as error:
-        log.exception("Unexpected failure in %s", getattr(fn, "__name__", fn))
+    except Exception:
+        error_id = new_error_id()
+        log.exception("Unexpected failure in %s [error %s]", name, error_id)
         raise user_error(
-            f"Something went wrong inside the app ({type(error).__name__}). The request was not completed; "
-            "please try again, and report it if it happens again."
+            f"Something went wrong inside the app (error {error_id}). The request was not completed; please try "
+            "again, and report it with this error id if it happens again."
         ) from None
 
 
-def raw_number(value: Any, what: str) -> float | None:
-    """A number as a widget or API client sent it (events use ``preprocess=False``); empty gives ``None``."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return finite_number(value, what)
-
-
 def decode_upload(upload: Any, settings: Settings, *, what: str = "image") -> images.DecodedImage:
-    """Decode a raw upload (FileData dict, path, PIL image or array) with the app's size limits."""
-    return images.load(upload, max_side=settings.max_image_side, max_pixels=settings.max_image_pixels, what=what)
+    """Decode a raw upload (a FileData dict or a path) that passes the file gate, with the app's size limits."""
+    return images.load(
+        accepted_path(upload, what=what), max_side=settings.max_image_side, max_bytes=settings.decode_memory, what=what
+    )
 
 
 def current_session() -> str | None:
@@ -102,10 +108,25 @@ def current_session() -> str | None:
 
 
 def notices_markdown(notices: Iterable[str]) -> str:
-    """Notices in the request's language as a Markdown bullet list (escaped), or an empty string."""
-    return "\n".join(f"- {html.escape(localized(notice))}" for notice in notices)
+    """Notices in the request's language as a Markdown bullet list (markup made inert), or an empty string."""
+    return "\n".join(f"- {as_text(localized(notice))}" for notice in notices)
 
 
 def model_banner(settings: Settings) -> gr.Markdown:
     """A visible warning in tiny mode; invisible otherwise."""
     return gr.Markdown(t(TINY_BANNER), visible=settings.models == "tiny", elem_classes=["fusion-tiny-banner"])
+
+
+def wire_stop(stop_button: gr.Button, running: Any, stop_signals: Any) -> None:
+    """Stop sets the session's run's stop signal (``fusion.generation.StopSignals``: the run ends after its
+    current step); with no run of the session here, a change of ``withdraw`` cancels the event through Gradio (a
+    queued run, or one in a ZeroGPU worker)."""
+    withdraw = gr.State(0)
+    stop_button.click(
+        lambda count: gr.skip() if stop_signals.stop(current_session()) else count + 1,
+        inputs=withdraw,
+        outputs=withdraw,
+        api_visibility="private",
+        queue=False,
+    )
+    withdraw.change(None, cancels=[running], api_visibility="private")

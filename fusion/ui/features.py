@@ -18,6 +18,7 @@ from fusion import features, plots
 from fusion.config import Settings
 from fusion.i18n import plain_example_table, t
 from fusion.ui.common import decode_upload, notices_markdown, reports_errors
+from fusion.ui.files import result_file
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 EXAMPLES = (
@@ -88,7 +89,7 @@ def build(settings: Settings) -> FeaturesPanel:
         spec = features.OPERATIONS.get(operation)
         own = {name: params[name] for name in (p.name for p in spec.params) if name in params} if spec else {}
         result = features.run_operation(decoded.pixels, operation, second_image=second, **own)
-        return result.image, result.stats, notices_markdown(notices), result.plot
+        return result_file(result.image), result.stats, notices_markdown(notices), result.plot
 
     with gr.Row():
         with gr.Column(scale=1):

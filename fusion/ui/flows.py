@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from PIL import Image
 
+from fusion.classification.labels import MAX_LABELS_TEXT
 from fusion.config import Settings
 from fusion.flows import (
     DEFAULT_EDGE_OPERATION,
@@ -30,16 +30,17 @@ from fusion.flows import (
 from fusion.generation import DEFAULT_STRENGTH, GenerationOptions
 from fusion.gpu import gpu_task
 from fusion.i18n import t
+from fusion.numbers import number_or, whole_number
+from fusion.ui.admission import rate_limited
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
     decode_upload,
     notices_markdown,
-    raw_number,
     reports_errors,
     user_error,
 )
-from fusion.ui.limits import Admit, admitted
+from fusion.ui.files import accepted_path, result_file
 
 EdgesFn = Callable[..., EdgesResult]
 ReimagineFn = Callable[..., ReimagineResult]
@@ -48,6 +49,8 @@ CaptionFn = Callable[..., Any]
 DEFAULT_STEPS = 25
 DEFAULT_LABELS = "a photo, a painting, a sketch"
 MODES = ("txt2img", "img2img")
+#: Run cards are a few kilobytes; a dropped file larger than this is not one.
+MAX_RUN_CARD_BYTES = 256 << 10
 #: The controls a run card restores, in output order: (panel in the card, setting name).
 RESTORED = (
     ("edges", "operation"),
@@ -77,23 +80,18 @@ class FusionPanel:
     run_card: gr.JSON
 
 
-def _number(value: Any, what: str, default: float) -> float:
-    """A raw widget or API number; empty means ``default``."""
-    number = raw_number(value, what)
-    return default if number is None else number
-
-
 def _options(prompt: Any, seed: Any, steps: Any, **extra: Any) -> GenerationOptions:
     return GenerationOptions(
         prompt="" if prompt is None else str(prompt),
-        seed=round(_number(seed, "Seed", -1)),
-        steps=round(_number(steps, "Steps", DEFAULT_STEPS)),
+        seed=whole_number(number_or(seed, "Seed", -1), "Seed"),
+        steps=whole_number(number_or(steps, "Steps", DEFAULT_STEPS), "Steps"),
         **extra,
     )
 
 
-def _result_image(result: Any) -> Image.Image:
-    return result.generation.images[0]
+def _result_image(result: Any) -> str:
+    """The first generated picture (with its run card chunk), in a file of its own."""
+    return result_file(result.generation.images[0], name="fusion")
 
 
 def make_events(
@@ -140,15 +138,15 @@ def make_events(
         edges = EdgeSettings(
             str(operation or DEFAULT_EDGE_OPERATION),
             {
-                "canny_low": _number(canny_low, "Low threshold", 100),
-                "canny_high": _number(canny_high, "High threshold", 200),
+                "canny_low": number_or(canny_low, "Low threshold", 100),
+                "canny_high": number_or(canny_high, "High threshold", 200),
             },
         )
-        options = _options(prompt, seed, steps, control_scale=_number(control_scale, "Control scale", 1.0))
+        options = _options(prompt, seed, steps, control_scale=number_or(control_scale, "Control scale", 1.0))
         result = edges_fn(source.pixels, options, edges=edges, labels=str(labels or ""))
         return (
             _result_image(result),
-            result.control,
+            result_file(result.control, name="control"),
             result.reports[0].to_dict(),
             result.card,
             notices_markdown([*source.notices, *result.notices, *result.reports[0].notices]),
@@ -183,7 +181,7 @@ def make_events(
             the run card JSON and notices.
         """
         source = decode_upload(image, settings, what="image")
-        options = _options(prompt, seed, steps, strength=_number(strength, "Strength", DEFAULT_STRENGTH))
+        options = _options(prompt, seed, steps, strength=number_or(strength, "Strength", DEFAULT_STRENGTH))
         result = reimagine_fn(source.pixels, options, mode=str(mode or "txt2img"), labels=str(labels or ""))
         similarity = {
             "image_image": result.image_similarity,
@@ -223,9 +221,11 @@ def make_events(
 @reports_errors
 def restore_settings(upload: Any, settings: Settings) -> tuple[Any, ...]:
     """Settings from a run card (a JSON file, or a PNG made here) in :data:`RESTORED` order, then notices."""
-    path = Path(upload["path"] if isinstance(upload, dict) else upload)
+    path = accepted_path(upload, what="run card")
+    if path is None:
+        raise ValueError("Drop a run card (.json) or a PNG made in the Fusion tab.")
     if path.suffix.lower() == ".json":
-        panels = restore_run_card(path.read_text(encoding="utf-8"))
+        panels = restore_run_card(_run_card_text(path))
     else:
         text = decode_upload(upload, settings, what="PNG").text.get(RUN_CARD_CHUNK)
         if not text:
@@ -233,6 +233,18 @@ def restore_settings(upload: Any, settings: Settings) -> tuple[Any, ...]:
         panels = restore_run_card(text)
     values = tuple(panels.get(panel, {}).get(name, gr.skip()) for panel, name in RESTORED)
     return (*values, notices_markdown(["Settings restored from the run card."]))
+
+
+def _run_card_text(path: Path) -> str:
+    """A run card file's text: small UTF-8 JSON, or a clear error."""
+    if path.stat().st_size > MAX_RUN_CARD_BYTES:
+        raise ValueError(
+            f"This run card is larger than {MAX_RUN_CARD_BYTES >> 10} KB: drop the JSON a result came with."
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("This run card is not UTF-8 text: drop the JSON a result came with.") from None
 
 
 def caption_into_prompt(image: Any, settings: Settings, caption_fn: CaptionFn) -> str:
@@ -248,10 +260,8 @@ def build(
     reimagine_fn: ReimagineFn,
     report_fn: ReportFn,
     caption_fn: CaptionFn,
-    admit: Admit | None = None,
 ) -> FusionPanel:
-    """The tab; the task functions are ``fusion.flows`` functions bound to the cache (``partial``), ``admit``
-    the generation rate limit (``fusion.ui.limits``), if any: it gates the two events that run Stable Diffusion."""
+    """The tab; the task functions are ``fusion.flows`` functions bound to the cache (``partial``)."""
     events = make_events(settings, edges_fn=edges_fn, reimagine_fn=reimagine_fn, report_fn=report_fn)
     with gr.Row():
         with gr.Column(scale=3):
@@ -260,7 +270,7 @@ def build(
             )
             prompt = gr.Textbox(label=t("Prompt (empty for re-imagine: the caption)"), lines=2)
             caption_button = gr.Button(t("Caption → prompt"), size="sm")
-            labels = gr.Textbox(label=t("Report labels (zero-shot)"), value=DEFAULT_LABELS)
+            labels = gr.Textbox(label=t("Report labels (zero-shot)"), value=DEFAULT_LABELS, max_length=MAX_LABELS_TEXT)
             with gr.Accordion(t("Edges → image (ControlNet-Canny)"), open=True):
                 operation = gr.Dropdown(
                     label=t("Edge operation"),
@@ -302,14 +312,14 @@ def build(
         "preprocess": False,
     }
     edges_button.click(
-        admitted(events["edges_to_image"], admit),
+        rate_limited(events["edges_to_image"]),
         [image, prompt, operation, canny_low, canny_high, seed, steps, control_scale, labels],
         [result, control, report, run_card, notices],
         api_name="edges_to_image",
         **gpu_queue,
     )
     reimagine_button.click(
-        admitted(events["reimagine"], admit),
+        rate_limited(events["reimagine"]),
         [image, prompt, mode, seed, steps, strength, labels],
         [result, caption, prompt, similarity, report, run_card, notices],
         api_name="reimagine",
@@ -357,7 +367,7 @@ def build(
 def first_image(gallery: list[Any] | None) -> str:
     """The file path of a gallery's first image (a send-to source)."""
     if not gallery:
-        raise user_error("There is no image to send yet: generate one first.")
+        raise user_error("There is no image to send yet: upload or generate one first.")
     first = gallery[0]
     item = first[0] if isinstance(first, (list, tuple)) else first
     if isinstance(item, dict):

@@ -7,12 +7,14 @@ the chosen model's own values (SD 1.5: 25 steps, guidance 7, DPM++ 2M; SD-Turbo:
 Euler a; the model's native size). It returns the PNG files (each with an A1111 ``parameters`` text chunk),
 the seed used, the first image's parameters text, the notices, and an (at the end empty) preview.
 
-The event is a generator: it streams small previews and a per-step progress bar while the pipeline runs in a
-worker thread. Stop asks the session's run in progress to end after the current step; the run then returns its
-unfinished images with a "Stopped after N of M steps" notice, like any other result. When the session has no run
-in progress here (its run still waits in the queue, or runs in a ZeroGPU worker process), Stop cancels the event
-through Gradio instead, which withdraws a queued run and closes a running generator. A deadline bounds every run,
-also where Stop cannot reach.
+The raw values are read by :func:`fusion.generation.read_options`, the one place that turns them into options (the
+ZeroGPU duration is estimated from the same options). The event is a generator: it streams small previews and a
+per-step progress bar while the pipeline runs in a worker thread. Stop sets the session's run's
+:class:`~fusion.generation.Stop`, which the run checks between steps; the run then returns its unfinished images
+with a "Stopped after N of M steps" notice, like any other result. When the session has no run in progress here
+(its run still waits in the queue, or runs in a ZeroGPU worker process), Stop cancels the event through Gradio
+instead, which withdraws a queued run and closes a running generator. A deadline (the same Stop's other reason)
+bounds every run, also where Stop cannot reach.
 """
 
 from __future__ import annotations
@@ -20,9 +22,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -30,10 +31,12 @@ import gradio as gr
 from fusion.config import Settings
 from fusion.generation import (
     DEFAULT_DEADLINE_S,
+    DEFAULT_MODEL,
     DEFAULT_SCHEDULER,
     DEFAULT_STRENGTH,
     GUIDANCE_RANGE,
     MAX_IMAGES,
+    MODEL_DEFAULT,
     MODELS,
     PARAMETERS_CHUNK,
     SCHEDULERS,
@@ -41,67 +44,47 @@ from fusion.generation import (
     GenerationOptions,
     GenerationResult,
     StepUpdate,
+    StopSignals,
     parse_parameters,
+    read_options,
 )
 from fusion.gpu import gpu_task
 from fusion.i18n import localized, t
+from fusion.images import ImageError
+from fusion.ui.admission import rate_limited
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
     current_session,
     decode_upload,
     notices_markdown,
-    raw_number,
     reports_errors,
-    user_error,
+    wire_stop,
 )
-from fusion.ui.limits import Admit, admitted
+from fusion.ui.files import accepted_path, result_file
 
-#: ``generation.generate_stream`` bound to the cache: options and a cancel event in, updates and the result out.
+#: ``generation.generate_stream`` bound to the cache: options and a Stop in, updates and the result out.
 GenerateStream = Callable[..., Iterator[StepUpdate | GenerationResult | None]]
 
-
-class StopSignals:
-    """The cancel event of each session's run in progress, so that Stop can end it after the current step."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: dict[str, threading.Event] = {}
-
-    @contextlib.contextmanager
-    def running(self, session: str | None) -> Iterator[threading.Event]:
-        """A fresh cancel event for one run, findable by :meth:`stop` while the run lasts."""
-        cancel = threading.Event()
-        if session:
-            with self._lock:
-                self._running[session] = cancel
-        try:
-            yield cancel
-        finally:
-            if session:
-                with self._lock:
-                    if self._running.get(session) is cancel:
-                        del self._running[session]
-
-    def stop(self, session: str | None) -> bool:
-        """Ask the session's run in progress to stop; whether there was one."""
-        with self._lock:
-            cancel = self._running.get(session or "")
-        if cancel is None:
-            return False
-        cancel.set()
-        return True
-
-DEFAULT_MODEL = "sd15"
 HISTORY_LIMIT = 48
-#: On ZeroGPU a run may take this long per step and image at 512 px (generous for an H200 slice), plus a base.
-ZERO_GPU_SECONDS_PER_STEP = 0.25
-ZERO_GPU_BASE_SECONDS = 20.0
 #: Loading, decoding and the safety check on top of the denoising deadline.
 GPU_MARGIN_SECONDS = 15
+#: The ``generate`` API's inputs and outputs, in order (the inputs are the event function's parameters).
+API_INPUTS = (
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "steps",
+    "guidance",
+    "width",
+    "height",
+    "model",
+    "scheduler",
+    "num_images",
+    "strength",
+    "init_image",
+)
 OUTPUT_NAMES = ("gallery", "seed_used", "parameters", "notices", "preview")
-#: Values of the number fields that stand for "the chosen model's default" (up to and including them).
-MODEL_DEFAULT = {"steps": 0, "guidance": -1, "width": 0, "height": 0}
 
 
 @dataclass(frozen=True)
@@ -125,58 +108,19 @@ class GenerationPanel:
 
 
 # ------------------------------------------------------------------------------------------- event functions
-def _integer(value: Any, what: str) -> int | None:
-    number = raw_number(value, what)
-    return None if number is None else math.floor(number + 0.5)
+def generation_options(settings: Settings, deadline_s: float, **raw: Any) -> tuple[GenerationOptions, tuple[str, ...]]:
+    """The run's options and their notices from the event's raw inputs (the init image through the file gate)."""
+    upload = raw.pop("init_image", None)
+    init_image = None if upload is None else decode_upload(upload, settings, what="init image").pixels
+    return read_options({**raw, "init_image": init_image}, deadline_s=deadline_s, zero_gpu=settings.zero_gpu)
 
 
-def _model_default_if(value: Any, what: str, *, at_most: float, integer: bool) -> float | None:
-    """``None`` (the model's default) for empty values and values up to ``at_most`` (see MODEL_DEFAULT).
-
-    Sentinels rather than empty fields, because Gradio shows and sends an empty ``gr.Number`` as 0.
-    """
-    number = _integer(value, what) if integer else raw_number(value, what)
-    return None if number is None or number <= at_most else number
-
-
-def generation_options(settings: Settings, deadline_s: float, **raw: Any) -> GenerationOptions:
-    """Options from the event's raw inputs; :func:`fusion.generation.normalise_options` clamps them later."""
-    init_upload = raw.get("init_image")
-    init_image = None if init_upload is None else decode_upload(init_upload, settings, what="init image").pixels
-    seed = _integer(raw.get("seed"), "Seed")
-    num_images = _integer(raw.get("num_images"), "Number of images")
-    strength = raw_number(raw.get("strength"), "Strength")
-    options = GenerationOptions(
-        prompt="" if raw.get("prompt") is None else str(raw["prompt"]),
-        negative_prompt="" if raw.get("negative_prompt") is None else str(raw["negative_prompt"]),
-        model=str(raw.get("model") or DEFAULT_MODEL),
-        scheduler=str(raw.get("scheduler") or DEFAULT_SCHEDULER),
-        steps=_model_default_if(raw.get("steps"), "Steps", at_most=0, integer=True),
-        guidance=_model_default_if(raw.get("guidance"), "Guidance", at_most=-1, integer=False),
-        width=_model_default_if(raw.get("width"), "Width", at_most=0, integer=True),
-        height=_model_default_if(raw.get("height"), "Height", at_most=0, integer=True),
-        seed=-1 if seed is None else seed,
-        num_images=1 if num_images is None else num_images,
-        init_image=init_image,
-        strength=DEFAULT_STRENGTH if strength is None else strength,
-    )
-    return replace(options, deadline_s=time_budget_s(settings, deadline_s, options))
-
-
-def time_budget_s(settings: Settings, deadline_s: float, options: GenerationOptions) -> float:
-    """Seconds of denoising a request may take: ``deadline_s``, or on ZeroGPU an estimate from its size."""
-    if not settings.zero_gpu:
-        return deadline_s
-    preset = MODELS.get(options.model, MODELS[DEFAULT_MODEL])
-    steps = min(max(options.steps or preset.steps, 1), preset.max_steps)
-    area = max(1.0, (options.width or 512) * (options.height or 512) / 512**2)
-    images = min(max(options.num_images, 1), MAX_IMAGES)
-    return min(deadline_s, ZERO_GPU_BASE_SECONDS + ZERO_GPU_SECONDS_PER_STEP * steps * images * area)
-
-
-def _outputs(result: GenerationResult) -> tuple[Any, ...]:
-    gallery = [(image, localized(f"seed {seed}")) for image, seed in zip(result.images, result.seeds, strict=True)]
-    return gallery, result.seed, result.parameters[0], notices_markdown(result.notices), None
+def _outputs(result: GenerationResult, notices: tuple[str, ...]) -> tuple[Any, ...]:
+    gallery = [
+        (result_file(image, name=f"seed-{seed}"), localized(f"seed {seed}"))
+        for image, seed in zip(result.images, result.seeds, strict=True)
+    ]
+    return gallery, result.seed, result.parameters[0], notices_markdown(notices + result.notices), None
 
 
 def make_generate_event(
@@ -221,7 +165,7 @@ def make_generate_event(
             strength: image-to-image strength (with init_image), 0.01-1.
             init_image: an image to start from (image-to-image).
         """
-        options = generation_options(
+        options, notices = generation_options(
             settings,
             deadline_s,
             prompt=prompt,
@@ -240,17 +184,18 @@ def make_generate_event(
         skip = (gr.skip(),) * len(OUTPUT_NAMES)
         step: StepUpdate | None = None
         with (
-            signals.running(current_session()) as cancel,
-            contextlib.closing(generate_fn(options, cancel=cancel)) as stream,
+            signals.running(current_session()) as stop,
+            contextlib.closing(generate_fn(options, stop=stop)) as stream,
         ):
             for item in stream:
                 if item is None:
                     yield skip
                 elif isinstance(item, StepUpdate):
                     step = item
-                    yield (*skip[:-1], item.preview if item.preview is not None else gr.skip())
+                    preview = gr.skip() if item.preview is None else result_file(item.preview, name="preview")
+                    yield (*skip[:-1], preview)
                 else:
-                    yield _outputs(item)
+                    yield _outputs(item, notices)
                     continue
                 # After every yield, not before: the browser hides the progress bar when an output arrives.
                 if step is not None:
@@ -259,18 +204,15 @@ def make_generate_event(
     parameter_names = list(inspect.signature(generate).parameters)
 
     def gpu_seconds(*args: Any, **kwargs: Any) -> int:
+        """ZeroGPU's duration for a call: the time budget of the options the run will read, plus a margin. The
+        init image is left out: its size does not change the estimate, and decoding it here would be wasted."""
         raw = dict(zip(parameter_names, args, strict=False)) | kwargs
+        raw.pop("init_image", None)
         try:
-            options = GenerationOptions(
-                model=str(raw.get("model") or DEFAULT_MODEL),
-                steps=_model_default_if(raw.get("steps"), "Steps", at_most=0, integer=True),
-                width=_model_default_if(raw.get("width"), "Width", at_most=0, integer=True),
-                height=_model_default_if(raw.get("height"), "Height", at_most=0, integer=True),
-                num_images=_integer(raw.get("num_images"), "Number of images") or 1,
-            )
+            options, _ = read_options(raw, deadline_s=deadline_s, zero_gpu=settings.zero_gpu)
         except ValueError:
-            options = GenerationOptions()
-        return math.ceil(time_budget_s(settings, deadline_s, options)) + GPU_MARGIN_SECONDS
+            options, _ = read_options({}, deadline_s=deadline_s, zero_gpu=settings.zero_gpu)
+        return math.ceil(options.deadline_s) + GPU_MARGIN_SECONDS
 
     return gpu_task(duration=gpu_seconds)(reports_errors(generate))
 
@@ -349,8 +291,15 @@ def _scheduler_choices(model: str, shown: Callable[[str], Any] = localized) -> l
 
 
 def add_to_history(gallery: list[tuple[str, str | None]] | None, history: list[Any]) -> tuple[list[Any], list[Any]]:
-    """Newest results first, at most :data:`HISTORY_LIMIT`; the state keeps it per browser session."""
-    updated = [*(gallery or []), *history][:HISTORY_LIMIT]
+    """Newest results first, at most :data:`HISTORY_LIMIT`; the state keeps it per browser session.
+
+    The gallery value comes back from the browser, so only its files that pass the file gate are kept.
+    """
+    results = []
+    for path, caption in gallery or []:
+        with contextlib.suppress(ImageError):
+            results.append((str(accepted_path(path, what="result")), caption))
+    updated = [*results, *history][:HISTORY_LIMIT]
     return updated, updated
 
 
@@ -361,190 +310,242 @@ def selected_image(event: gr.SelectData) -> str | None:
     return image.get("path") if isinstance(image, dict) else None
 
 
+@reports_errors
 def result_for_img2img(selected: str | None, gallery: list[tuple[str, str | None]] | None) -> str:
-    if selected:
-        return selected
-    if gallery:
-        return gallery[0][0]
-    raise user_error("Generate an image first (or upload one as the init image).")
+    """The clicked result (else the first) as the init image; both come from the browser, so through the gate."""
+    chosen = selected or (gallery[0][0] if gallery else None)
+    if not chosen:
+        raise ValueError("Generate an image first (or upload one as the init image).")
+    return str(accepted_path(chosen, what="result"))
 
 
 # ------------------------------------------------------------------------------------------------ layout
+@dataclass(frozen=True)
+class _Form:
+    """The input column's widgets (named as the ``generate`` API's parameters where they are one)."""
+
+    prompt: gr.Textbox
+    enhance_button: gr.Button
+    negative_prompt: gr.Textbox
+    generate_button: gr.Button
+    stop_button: gr.Button
+    model: gr.Dropdown
+    scheduler: gr.Dropdown
+    steps: gr.Number
+    guidance: gr.Number
+    width: gr.Number
+    height: gr.Number
+    seed: gr.Number
+    random_seed: gr.Button
+    reuse_seed: gr.Button
+    num_images: gr.Slider
+    init_image: gr.Image
+    strength: gr.Slider
+    use_result: gr.Button
+    restore_file: gr.File
+
+
+@dataclass(frozen=True)
+class _Results:
+    """The output column's widgets (named as the ``generate`` API's outputs where they are one)."""
+
+    preview: gr.Image
+    gallery: gr.Gallery
+    seed_used: gr.Number
+    parameters: gr.Textbox
+    notices: gr.Markdown
+    history: gr.Gallery
+
+
 def build(
     settings: Settings,
     *,
     generate_fn: GenerateStream,
+    enhance_fn: Callable[[str], str] | None = None,
     deadline_s: float = DEFAULT_DEADLINE_S,
-    admit: Admit | None = None,
 ) -> GenerationPanel:
-    """The panel; ``generate_fn`` is ``functools.partial(generation.generate_stream, cache=cache)``, ``admit``
-    the generation rate limit (``fusion.ui.limits``), if any."""
-    sd15 = MODELS[DEFAULT_MODEL]
-    history_state = gr.State([])
-    selected_state = gr.State(None)
+    """The panel; ``generate_fn`` is ``functools.partial(generation.generate_stream, cache=cache)``, ``enhance_fn``
+    the Ask model's prompt expansion (``fusion.agent.writing.enhance_prompt`` bound to the cache), if Ask is on."""
+    history_state, selected_state = gr.State([]), gr.State(None)
     with gr.Row():
         with gr.Column(scale=3):
-            prompt = gr.Textbox(
-                label=t("Prompt"),
-                lines=3,
-                placeholder="a photo of a red house by a lake, golden hour",
-                elem_id="generation-prompt",
-            )
-            negative_prompt = gr.Textbox(label=t("Negative prompt"), lines=2, placeholder="blurry, low quality")
-            with gr.Row():
-                generate_button = gr.Button(t("Generate"), variant="primary", elem_id="generation-run")
-                stop_button = gr.Button(t("Stop"), variant="stop", elem_id="generation-stop")
-            with gr.Row():
-                model = gr.Dropdown(
-                    label=t("Model"),
-                    choices=[(preset.title, key) for key, preset in MODELS.items()],
-                    value=sd15.key,
-                )
-                scheduler = gr.Dropdown(
-                    label=t("Scheduler"), choices=_scheduler_choices(sd15.key, t), value=DEFAULT_SCHEDULER
-                )
-            with gr.Row():
-                steps = gr.Number(
-                    label=t("Steps"),
-                    value=MODEL_DEFAULT["steps"],
-                    precision=0,
-                    info=t(_steps_info(sd15.key)),
-                    elem_id="generation-steps",
-                )
-                guidance = gr.Number(
-                    label=t("Guidance (CFG scale)"),
-                    value=MODEL_DEFAULT["guidance"],
-                    info=t(_guidance_info(sd15.key)),
-                )
-            size_info = t(f"{SIZE_RANGE[0]}-{SIZE_RANGE[1]}, a multiple of 8; 0: the model's own size")
-            with gr.Row():
-                width = gr.Number(
-                    label=t("Width"),
-                    value=MODEL_DEFAULT["width"],
-                    precision=0,
-                    info=size_info,
-                    elem_id="generation-width",
-                )
-                height = gr.Number(
-                    label=t("Height"),
-                    value=MODEL_DEFAULT["height"],
-                    precision=0,
-                    info=size_info,
-                    elem_id="generation-height",
-                )
-            with gr.Row(equal_height=True):
-                seed = gr.Number(label=t("Seed"), value=-1, precision=0, info=t("-1: random"), scale=3)
-                random_seed = gr.Button(t("🎲 Random"), scale=1, size="sm")
-                reuse_seed = gr.Button(t("♻️ Last seed"), scale=1, size="sm")
-            num_images = gr.Slider(label=t("Number of images"), minimum=1, maximum=MAX_IMAGES, step=1, value=1)
-            with gr.Accordion(t("Image to image"), open=False):
-                init_image = gr.Image(label=t("Init image"), type="filepath", sources=["upload", "clipboard"])
-                strength = gr.Slider(
-                    label=t("Strength"),
-                    minimum=0.01,
-                    maximum=1.0,
-                    step=0.01,
-                    value=DEFAULT_STRENGTH,
-                    info=t("How far to move away from the init image (1: ignore it)"),
-                )
-                use_result = gr.Button(t("Use the selected result as init image"), size="sm")
-            with gr.Accordion(t("Restore settings from a PNG"), open=False):
-                restore_file = gr.File(label=t("Drop a PNG generated here"), file_types=[".png"], type="filepath")
+            form = _form(enhance=enhance_fn is not None)
         with gr.Column(scale=4):
-            preview = gr.Image(
-                label=t("Live preview (small)"), type="pil", interactive=False, height=160, elem_id="generation-preview"
-            )
-            gallery = gr.Gallery(
-                label=t("Result"), format="png", columns=2, height=420, interactive=False, elem_id="generation-gallery"
-            )
-            with gr.Row():
-                seed_used = gr.Number(label=t("Seed used"), precision=0, interactive=False)
-            parameters = gr.Textbox(label=t("Parameters (also stored in each PNG)"), lines=3, buttons=["copy"])
-            notices = gr.Markdown(label=t("Notices"), elem_id="generation-notices")
-            history = gr.Gallery(
-                label=t("History (this session)"),
-                format="png",
-                columns=6,
-                height=220,
-                interactive=False,
-                buttons=["download", "download_all", "fullscreen"],
-            )
-
-    inputs = [
-        prompt,
-        negative_prompt,
-        seed,
-        steps,
-        guidance,
-        width,
-        height,
-        model,
-        scheduler,
-        num_images,
-        strength,
-        init_image,
-    ]
+            results = _results()
     stop_signals = StopSignals()
     generating = gr.on(
-        triggers=[generate_button.click, prompt.submit],
-        fn=admitted(make_generate_event(settings, generate_fn, deadline_s, stop_signals), admit),
-        inputs=inputs,
-        outputs=[gallery, seed_used, parameters, notices, preview],
+        triggers=[form.generate_button.click, form.prompt.submit],
+        fn=rate_limited(make_generate_event(settings, generate_fn, deadline_s, stop_signals)),
+        inputs=[getattr(form, name) for name in API_INPUTS],
+        outputs=[getattr(results, name) for name in OUTPUT_NAMES],
         api_name="generate",
         preprocess=False,
-        show_progress_on=[gallery],
+        show_progress_on=[results.gallery],
         concurrency_id=GPU_CONCURRENCY_ID,
         concurrency_limit=GPU_CONCURRENCY_LIMIT,
     )
-    generating.success(add_to_history, [gallery, history_state], [history, history_state], api_visibility="private")
-    # Stop ends the session's run after its current step; with none running here, a change of ``withdraw``
-    # cancels the event through Gradio (a queued run, or one in a ZeroGPU worker).
-    withdraw = gr.State(0)
-    stop_button.click(
-        lambda count: gr.skip() if stop_signals.stop(current_session()) else count + 1,
-        inputs=withdraw,
-        outputs=withdraw,
-        api_visibility="private",
-        queue=False,
-    )
-    withdraw.change(None, cancels=[generating], api_visibility="private")
-    random_seed.click(lambda: -1, outputs=seed, api_visibility="private", queue=False)
-    reuse_seed.click(lambda used: used, inputs=seed_used, outputs=seed, api_visibility="private", queue=False)
-    model.input(model_defaults, inputs=model, outputs=[steps, guidance, scheduler], api_visibility="private")
-    gallery.select(selected_image, outputs=selected_state, api_visibility="private", queue=False)
-    use_result.click(result_for_img2img, [selected_state, gallery], init_image, api_visibility="private", queue=False)
-    restore_file.upload(
-        lambda upload: restore_settings(upload, settings),
-        inputs=restore_file,
-        outputs=[
-            prompt,
-            negative_prompt,
-            model,
-            scheduler,
-            steps,
-            guidance,
-            width,
-            height,
-            seed,
-            strength,
-            notices,
-        ],
-        preprocess=False,
-        api_visibility="private",
-    ).success(model_hints, inputs=model, outputs=[steps, guidance, scheduler], api_visibility="private")
+    history = [results.history, history_state]
+    generating.success(add_to_history, [results.gallery, history_state], history, api_visibility="private")
+    wire_stop(form.stop_button, generating, stop_signals)
+    _wire_helpers(settings, form, results, selected_state)
+    if enhance_fn is not None:
+        _wire_enhance(form, enhance_fn)
     return GenerationPanel(
+        prompt=form.prompt,
+        negative_prompt=form.negative_prompt,
+        model=form.model,
+        init_image=form.init_image,
+        strength=form.strength,
+        gallery=results.gallery,
+        preview=results.preview,
+        seed_used=results.seed_used,
+        parameters=results.parameters,
+        notices=results.notices,
+        history=results.history,
+        generate_button=form.generate_button,
+        stop_button=form.stop_button,
+        restore_file=form.restore_file,
+    )
+
+
+def _form(*, enhance: bool) -> _Form:
+    """The inputs, showing SD 1.5's defaults until another model is chosen."""
+    sd15 = MODELS[DEFAULT_MODEL]
+    prompt = gr.Textbox(
+        label=t("Prompt"),
+        lines=3,
+        placeholder="a photo of a red house by a lake, golden hour",
+        elem_id="generation-prompt",
+    )
+    enhance_button = gr.Button(
+        t("Enhance prompt"), size="sm", visible=enhance, elem_id="generation-enhance"
+    )
+    negative_prompt = gr.Textbox(label=t("Negative prompt"), lines=2, placeholder="blurry, low quality")
+    with gr.Row():
+        generate_button = gr.Button(t("Generate"), variant="primary", elem_id="generation-run")
+        stop_button = gr.Button(t("Stop"), variant="stop", elem_id="generation-stop")
+    with gr.Row():
+        model = gr.Dropdown(
+            label=t("Model"), choices=[(preset.title, key) for key, preset in MODELS.items()], value=sd15.key
+        )
+        scheduler = gr.Dropdown(label=t("Scheduler"), choices=_scheduler_choices(sd15.key, t), value=DEFAULT_SCHEDULER)
+    with gr.Row():
+        steps = gr.Number(
+            label=t("Steps"),
+            value=MODEL_DEFAULT["steps"],
+            precision=0,
+            info=t(_steps_info(sd15.key)),
+            elem_id="generation-steps",
+        )
+        guidance = gr.Number(
+            label=t("Guidance (CFG scale)"), value=MODEL_DEFAULT["guidance"], info=t(_guidance_info(sd15.key))
+        )
+    size_info = t(f"{SIZE_RANGE[0]}-{SIZE_RANGE[1]}, a multiple of 8; 0: the model's own size")
+    with gr.Row():
+        width = gr.Number(
+            label=t("Width"), value=MODEL_DEFAULT["width"], precision=0, info=size_info, elem_id="generation-width"
+        )
+        height = gr.Number(
+            label=t("Height"), value=MODEL_DEFAULT["height"], precision=0, info=size_info, elem_id="generation-height"
+        )
+    with gr.Row(equal_height=True):
+        seed = gr.Number(label=t("Seed"), value=-1, precision=0, info=t("-1: random"), scale=3)
+        random_seed = gr.Button(t("🎲 Random"), scale=1, size="sm")
+        reuse_seed = gr.Button(t("♻️ Last seed"), scale=1, size="sm")
+    num_images = gr.Slider(label=t("Number of images"), minimum=1, maximum=MAX_IMAGES, step=1, value=1)
+    with gr.Accordion(t("Image to image"), open=False):
+        init_image = gr.Image(label=t("Init image"), type="filepath", sources=["upload", "clipboard"])
+        strength = gr.Slider(
+            label=t("Strength"),
+            minimum=0.01,
+            maximum=1.0,
+            step=0.01,
+            value=DEFAULT_STRENGTH,
+            info=t("How far to move away from the init image (1: ignore it)"),
+        )
+        use_result = gr.Button(t("Use the selected result as init image"), size="sm")
+    with gr.Accordion(t("Restore settings from a PNG"), open=False):
+        restore_file = gr.File(label=t("Drop a PNG generated here"), file_types=[".png"], type="filepath")
+    return _Form(
         prompt=prompt,
+        enhance_button=enhance_button,
         negative_prompt=negative_prompt,
-        model=model,
-        init_image=init_image,
-        strength=strength,
-        gallery=gallery,
-        preview=preview,
-        seed_used=seed_used,
-        parameters=parameters,
-        notices=notices,
-        history=history,
         generate_button=generate_button,
         stop_button=stop_button,
+        model=model,
+        scheduler=scheduler,
+        steps=steps,
+        guidance=guidance,
+        width=width,
+        height=height,
+        seed=seed,
+        random_seed=random_seed,
+        reuse_seed=reuse_seed,
+        num_images=num_images,
+        init_image=init_image,
+        strength=strength,
+        use_result=use_result,
         restore_file=restore_file,
+    )
+
+
+def _results() -> _Results:
+    """The outputs: a small unchecked preview while a run lasts, then the checked PNGs and what made them."""
+    preview = gr.Image(
+        label=t("Live preview (small)"), type="pil", interactive=False, height=160, elem_id="generation-preview"
+    )
+    gallery = gr.Gallery(
+        label=t("Result"), format="png", columns=2, height=420, interactive=False, elem_id="generation-gallery"
+    )
+    with gr.Row():
+        seed_used = gr.Number(label=t("Seed used"), precision=0, interactive=False)
+    parameters = gr.Textbox(label=t("Parameters (also stored in each PNG)"), lines=3, buttons=["copy"])
+    notices = gr.Markdown(label=t("Notices"), elem_id="generation-notices")
+    history = gr.Gallery(
+        label=t("History (this session)"),
+        format="png",
+        columns=6,
+        height=220,
+        interactive=False,
+        buttons=["download", "download_all", "fullscreen"],
+    )
+    return _Results(preview, gallery, seed_used, parameters, notices, history)
+
+
+def _wire_helpers(settings: Settings, form: _Form, results: _Results, selected_state: gr.State) -> None:
+    """The private helpers: seeds, model defaults, a result as init image, settings restored from a PNG."""
+    private = {"api_visibility": "private"}
+    form.random_seed.click(lambda: -1, outputs=form.seed, queue=False, **private)
+    form.reuse_seed.click(lambda used: used, inputs=results.seed_used, outputs=form.seed, queue=False, **private)
+    hinted = [form.steps, form.guidance, form.scheduler]
+    form.model.input(model_defaults, inputs=form.model, outputs=hinted, **private)
+    results.gallery.select(selected_image, outputs=selected_state, queue=False, **private)
+    form.use_result.click(
+        result_for_img2img, [selected_state, results.gallery], form.init_image, queue=False, **private
+    )
+    form.restore_file.upload(
+        lambda upload: restore_settings(upload, settings),
+        inputs=form.restore_file,
+        outputs=[*(getattr(form, name) for name in RESTORED), results.notices],
+        preprocess=False,
+        **private,
+    ).success(model_hints, inputs=form.model, outputs=hinted, **private)
+
+
+def _wire_enhance(form: _Form, enhance_fn: Callable[[str], str]) -> None:
+    """"Enhance prompt": the Ask model expands a short description (in any language) into a detailed English prompt,
+    as Fooocus does before it generates; it runs in the GPU lane like every model."""
+
+    @gpu_task(duration=30)
+    @reports_errors
+    def enhance(prompt: str | None) -> str:
+        return enhance_fn("" if prompt is None else str(prompt))
+
+    form.enhance_button.click(
+        enhance,
+        inputs=form.prompt,
+        outputs=form.prompt,
+        api_visibility="private",
+        concurrency_id=GPU_CONCURRENCY_ID,
+        concurrency_limit=GPU_CONCURRENCY_LIMIT,
     )
