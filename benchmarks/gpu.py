@@ -65,7 +65,7 @@ from benchmarks._random_weights import random_weight_spec
 from benchmarks.captioning import blip_base_bundle
 from benchmarks.classification import clip_b32_bundle
 from benchmarks.generation import real_registry
-from fusion import acceleration, captioning, generation
+from fusion import acceleration, captioning, compiled, generation, precompile
 from fusion.acceleration import Acceleration
 from fusion.cache import ModelCache, module_bytes
 from fusion.captioning import CaptionOptions
@@ -270,10 +270,11 @@ def published_registry() -> dict[str, ModelSpec]:
     }
 
 
-def make_cache(quick: bool, device: str, folder: Path) -> ModelCache:
+def make_cache(quick: bool, device: str, folder: Path, **settings: Any) -> ModelCache:
     if quick:
-        return ModelCache(Settings(models="tiny", tiny_dir=folder / "tiny", device=device, memory_budget=8 << 30))
-    return ModelCache(Settings(device=device, memory_budget=120 << 30), registry=published_registry())
+        tiny = Settings(models="tiny", tiny_dir=folder / "tiny", device=device, memory_budget=8 << 30, **settings)
+        return ModelCache(tiny)
+    return ModelCache(Settings(device=device, memory_budget=120 << 30, **settings), registry=published_registry())
 
 
 def random_pictures(count: int, seed: int) -> list[np.ndarray]:
@@ -624,6 +625,149 @@ def measure_cold_loads(run: Run, cache: ModelCache, folder: Path) -> None:
         gc.collect()
 
 
+# ------------------------------------------------------------------------------------- ahead-of-time packages
+#: Issue 19's goals on an H200, in milliseconds, safety checker on; and for process start to the first image.
+AOT_GOALS_MS = {"sd15": 220.0, "sd-turbo": 20.0, "caption": 25.0, "start": 15_000.0}
+#: What the aot part compiles (``model`` or ``model:component,component``), each component once, in this order.
+#: SD 1.5's time is its 25 UNet steps, so only its UNet is compiled by default.
+DEFAULT_AOT = ["sd-turbo", "safety-checker", "caption", "sd15:unet"]
+
+
+def measure_aot(run: Run, folder: Path, quick: bool, choices: list[str], cold_start: bool) -> None:
+    """Ahead-of-time packages (fusion/compiled.py) on a cache of their own, set up as on ZeroGPU (no fused QKV,
+    captions through ``generate``): eager, then the packages as ZeroGPU runs them, then as a dedicated GPU does
+    (each package replayed as a CUDA graph; captions through the fixed-shape loop with the decoder compiled too).
+    Compile times, the VAE decoder's variants and the time from process start to the first image follow."""
+    section = "ahead-of-time packages"
+    device = str(run.device)
+    cache = make_cache(quick, device, folder, zero_gpu=True, aot="load", compiled_dir=folder / "compiled")
+    side, sizes = run.sizes.side, run.sizes
+    pictures = random_pictures(sizes.repeats + sizes.warmup, seed=3)
+    options = CaptionOptions(min_new_tokens=sizes.caption_tokens, max_new_tokens=sizes.caption_tokens)
+    cases = {
+        "sd15": (f"SD 1.5, {side}², {sizes.sd15_steps} steps", generate_call(cache, "sd15", sizes.sd15_steps, side)),
+        "sd-turbo": (f"SD-Turbo, {side}², 1 step", generate_call(cache, "sd-turbo", 1, side)),
+        "caption": (
+            f"BLIP-base caption, {sizes.caption_tokens} tokens",
+            lambda i: captioning.caption([pictures[i % len(pictures)]], options, cache=cache),
+        ),
+    }
+    eager = {}
+    for key, (label, call) in cases.items():
+        eager[key] = run.add(replace(run.median(call), section=section, name=f"{label}: eager, as on ZeroGPU"))
+    for choice in choices:
+        model, _, components = choice.partition(":")
+        only = tuple(filter(None, components.split(",")))
+        _compile_rows(run, precompile.build(cache, (model,), ((side, side),), components=only))
+    precompile.apply_all(cache)
+    for key, (label, call) in cases.items():
+        row = run.median(call)
+        note = f"{eager[key].ms / row.ms:.2f}x eager" if eager[key].ms and row.ms else ""
+        run.add(replace(row, section=section, name=f"{label}: AoT packages, as on ZeroGPU (no CUDA graphs)", note=note))
+    # A dedicated GPU: the same packages replayed as CUDA graphs, captions through the CUDA-graph loop.
+    cache.settings = replace(cache.settings, zero_gpu=False)
+    if any(choice.partition(":")[0] == "caption" for choice in choices):
+        _compile_rows(run, precompile.build(cache, ("caption",), components=("text_decoder",)))
+    for key in compiled.COMPONENTS:
+        if any(stats.key == key and stats.resident for stats in cache.stats().models):
+            compiled.apply_packages(key, cache.get(key), cache.settings, graphs=True)
+    for key, (label, call) in cases.items():
+        row = run.median(call)
+        note = f"{eager[key].ms / row.ms:.2f}x eager" if eager[key].ms and row.ms else ""
+        name = f"{label}: AoT packages + CUDA graphs (dedicated GPU)"
+        run.add(replace(row, section=section, name=name, goal_ms=AOT_GOALS_MS[key], note=note))
+    measure_aot_decoder(run, cache, folder)
+    measure_startup(run, folder, quick, cold_start)
+
+
+def _compile_rows(run: Run, built: list[precompile.Built]) -> None:
+    for outcome in built:
+        name = f"compile {outcome.model} {outcome.component} ({outcome.size})"
+        if outcome.package is None:
+            run.skip("AoT compile", name, f"failed: {outcome.error}")
+        else:
+            info = outcome.package
+            note = f"{info.key.inputs}; {info.bytes / 1e6:.1f} MB on disk (export + AOTInductor, capture run excluded)"
+            run.add(Row("AoT compile", name, info.compile_seconds * 1000, note=note))
+
+
+def measure_aot_decoder(run: Run, cache: ModelCache, folder: Path) -> None:
+    """SD-Turbo's VAE decode alone: eager, its package, the package replayed as a CUDA graph, and a package
+    compiled with inductor's max-autotune, with each one's largest pixel difference from eager."""
+    section = f"VAE decode, {run.sizes.side}², one image"
+    pipe = cache.get("sd-turbo")
+    decoder = compiled.dispatcher(pipe.vae.decoder, "vae.decoder", "sd-turbo")
+    latent = run.sizes.side // pipe.vae_scale_factor
+    latents = torch.randn(1, 4, latent, latent, device=run.device, dtype=cache.dtype)
+
+    def decode() -> torch.Tensor:
+        return generation.to_bytes(pipe, pipe.vae.decode(latents, return_dict=False)[0])
+
+    with compiled.uncompiled(pipe.vae.decoder):
+        reference = decode()
+        run.add(replace(run.median(lambda _i: decode()), section=section, name="eager"))
+    capture = compiled.capture(pipe.vae.decoder, decode)
+    tuned = folder / "compiled-max-autotune"
+    variants = {
+        "AoT package": (folder / "compiled", None, False),
+        "AoT package + CUDA graph": (folder / "compiled", None, True),
+        "AoT package, max-autotune, + CUDA graph": (tuned, {"max_autotune": True}, True),
+    }
+    for name, (root, configs, graphs) in variants.items():
+        try:
+            info = compiled.compile_package("sd-turbo", pipe, "vae.decoder", *capture, root, inductor_configs=configs)
+        except Exception as error:  # max-autotune needs a GPU and may fail; the other rows still count
+            run.skip(section, name, f"failed: {type(error).__name__}: {str(error)[:200]}")
+            continue
+        decoder.packages = {info.key.signature: compiled.load_package(info.folder, "sd-turbo", pipe, graphs=graphs)}
+        difference = (decode().int() - reference.int()).abs().max().item()
+        if not decoder.packages:  # the dispatcher dropped a package that would not load, and ran eager
+            run.skip(section, name, "failed: the package did not load (see the log)")
+            continue
+        note = f"max pixel difference from eager {difference}/255; compiled in {info.compile_seconds:.0f} s"
+        run.add(replace(run.median(lambda _i: decode()), section=section, name=name, note=note))
+
+
+def measure_startup(run: Run, folder: Path, quick: bool, cold: bool) -> None:
+    """Process start to the first SD-Turbo image (safety checker on), set up as on ZeroGPU: with the packages
+    built above, and (``cold``) with none, compiled at start-up. Models are built from their configurations on the
+    device (random weights), not read from disk: cold loads are timed apart."""
+    section = "process start to the first image"
+    runs = [("packages present: loaded at start-up", folder / "compiled", False)]
+    if cold:
+        runs.append(("no packages: compiled at start-up", folder / "compiled-at-start", True))
+    for name, root, build in runs:
+        command = [sys.executable, __file__, "--startup-child", str(root), "--device", str(run.device.type)]
+        command += ["--quick"] * quick + ["--startup-build"] * build
+        done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+        if done.returncode != 0:
+            run.skip(section, name, f"failed: {done.stderr[-300:]}")
+            continue
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        note = f"{result['applied']} package(s) applied, {result['built']} built"
+        goal = None if build else AOT_GOALS_MS["start"]
+        run.add(Row(section, name, result["seconds"] * 1000, goal_ms=goal, note=note))
+
+
+def startup_child(compiled_dir: Path, quick: bool, device: str, build: bool) -> None:
+    """The child of :func:`measure_startup`: start as the app does on ZeroGPU with the packages in ``compiled_dir``
+    (compiling them first with ``build``), make one image, print the seconds since this process started."""
+    import psutil
+
+    settings = {"zero_gpu": True, "aot": "build" if build else "load", "compiled_dir": compiled_dir}
+    cache = make_cache(quick, device, compiled_dir.parent, **settings)
+    keys = ("sd-turbo", generation.SAFETY_KEY)
+    cache.preload(keys)
+    side = (QUICK if quick else Sizes()).side
+    built, reports = precompile.zero_gpu_startup(cache, keys, ((side, side),))
+    generation.generate(generation_options("sd-turbo", 1, side, 0), cache=cache)
+    if cache.device.type == "cuda":
+        torch.cuda.synchronize()
+    applied = sum(len(report.applied) for report in reports)
+    seconds = time.time() - psutil.Process().create_time()
+    print(json.dumps({"seconds": seconds, "applied": applied, "built": len(built)}))
+
+
 # --------------------------------------------------------------------------------------------------- output
 def guarded(run: Run, what: str, measure: Callable[..., T], *args: Any) -> T | None:
     """Run one part; a failure becomes a row of the report, and the parts after it still run."""
@@ -674,7 +818,7 @@ PARTS: dict[str, Callable[[Run, ModelCache], None]] = {
     "captions": measure_captions,
     "clip": measure_clip,
 }
-ALL_PARTS = ["generation", *PARTS, "loads", "compile"]
+ALL_PARTS = ["generation", *PARTS, "loads", "compile", "aot"]
 
 
 def main() -> None:
@@ -692,10 +836,21 @@ def main() -> None:
     parser.add_argument(
         "--models", nargs="+", choices=("sd15", "sd-turbo"), default=("sd15", "sd-turbo"), help="generation part"
     )
+    parser.add_argument(
+        "--aot", nargs="*", default=DEFAULT_AOT, metavar="MODEL[:COMPONENTS]", help="what the aot part compiles"
+    )
+    parser.add_argument("--aot-cpu", action="store_true", help="run the aot part on the CPU too (a dry run)")
+    parser.add_argument(
+        "--aot-cold-start", action="store_true", help="also time a start with no packages (compiles at start-up)"
+    )
+    parser.add_argument("--startup-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--startup-build", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="write every row here as it is measured")
     parser.add_argument("--markdown", type=Path, help="write the final table here")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
+    if args.startup_child:
+        return startup_child(args.startup_child, args.quick, args.device, args.startup_build)
     sizes = QUICK if args.quick else Sizes()
     with tempfile.TemporaryDirectory() as folder:
         cache = make_cache(args.quick, args.device, Path(folder))
@@ -717,6 +872,12 @@ def main() -> None:
                 steps = sizes.sd15_steps if model == "sd15" else sizes.turbo_steps[0]
                 found = best.get((model, steps)) or (Acceleration(), None)
                 measure_compiled(run, cache, model, steps, mode, *found)
+        if "aot" in args.parts:
+            if run.cuda or args.aot_cpu:
+                aot = (Path(folder), args.quick, args.aot, args.aot_cold_start)
+                guarded(run, "ahead-of-time packages", measure_aot, *aot)
+            else:
+                run.skip("ahead-of-time packages", "AoT packages against eager", "CUDA only")
     table = markdown(run)
     if args.markdown:
         args.markdown.write_text(table)

@@ -1,4 +1,4 @@
-"""The command line: ``python -m fusion download|evaluate|batch|evaluate-agent ...``."""
+"""The command line: ``python -m fusion download|evaluate|batch|evaluate-agent|compile ...``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ COMMANDS = {
     ),
     "batch": ("fusion.batch", "run panels' tasks over a folder, glob or Parquet file"),
     "evaluate-agent": ("fusion.agent.evaluate", "plan accuracy of the Ask assistant over a committed request set"),
+    "compile": ("fusion.precompile", "compile models ahead of time for this machine (AOTInductor packages)"),
 }
 
 

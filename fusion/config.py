@@ -40,6 +40,9 @@ DTYPES = ("auto", "float16", "bfloat16", "float32")
 COMPILE_MODES = ("off", "regional", "full", "cudagraphs", "cudagraphs-all")
 #: The generation rate limit on a Space unless ``FUSION_GENERATION_RATE`` says otherwise (``off`` turns it off).
 SPACES_GENERATION_RATE = "30/hour"
+#: off: ignore compiled packages; load: apply those found in ``compiled_dir``; build: also compile the missing ones at
+#: start-up (inside one ZeroGPU call there), see fusion/compiled.py and fusion/precompile.py.
+AOT_MODES = ("off", "load", "build")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,9 @@ class Settings:
     #: regional (its transformer blocks), full, cudagraphs (full, with CUDA graphs), or cudagraphs-all (the text
     #: encoder, the VAE decoder and the safety checker's vision tower too).
     compile_mode: str = "off"
+    #: Ahead-of-time compiled packages (fusion/compiled.py): what to do with them, and where they are kept.
+    aot: str = "load"
+    compiled_dir: Path = Path.home() / ".cache" / "fusion" / "compiled"
     #: Greedy captions replay their decoding steps as CUDA graphs on a dedicated CUDA GPU (fusion/static_greedy.py).
     caption_graphs: bool = True
     #: Also serve the public endpoints as MCP tools for language-model agents (``gradio[mcp]``).
@@ -163,7 +169,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     model_ids = {role: env.get(var, "").strip() or default for role, (var, default) in DEFAULT_MODEL_IDS.items()}
     models = _choice(env, "FUSION_MODELS", "hub", ("hub", "tiny"))
     set_variables = tuple(var for var, _default in DEFAULT_MODEL_IDS.values() if env.get(var, "").strip())
-    tiny_default = Path(env.get("HF_HOME", Path.home() / ".cache" / "huggingface")).parent / "fusion" / "tiny"
+    fusion_cache = Path(env.get("HF_HOME", Path.home() / ".cache" / "huggingface")).parent / "fusion"
     return Settings(
         models=models,  # type: ignore[arg-type]
         model_ids=model_ids,
@@ -171,7 +177,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         dtype=_choice(env, "FUSION_DTYPE", "auto", DTYPES),
         memory_budget=_bytes(env.get("FUSION_MEMORY_BUDGET", "")),
         preload=preload,
-        tiny_dir=Path(env.get("FUSION_TINY_DIR", "").strip() or tiny_default),
+        tiny_dir=Path(env.get("FUSION_TINY_DIR", "").strip() or fusion_cache / "tiny"),
         max_image_side=_int(env, "FUSION_MAX_IMAGE_SIDE", 2048),
         decode_memory=_bytes(env.get("FUSION_DECODE_MEMORY", "")) or Settings.decode_memory,
         max_file_size=env.get("FUSION_MAX_FILE_SIZE", "25mb").strip() or "25mb",
@@ -184,6 +190,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         on_spaces=on_spaces,
         zero_gpu=zero_gpu,
         compile_mode=_choice(env, "FUSION_COMPILE", "off", COMPILE_MODES),
+        aot=_choice(env, "FUSION_AOT", "load", AOT_MODES),
+        compiled_dir=Path(env.get("FUSION_COMPILED_DIR", "").strip() or fusion_cache / "compiled"),
         caption_graphs=_flag(env, "FUSION_CAPTION_GRAPHS", default=True),
         mcp_server=env.get("FUSION_MCP", "").strip().lower() in {"1", "true"},
         generation_rate=_rate(env, "FUSION_GENERATION_RATE", SPACES_GENERATION_RATE if on_spaces else None),

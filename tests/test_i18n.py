@@ -56,6 +56,8 @@ NOT_SERVED = {
     "evaluate.py",
     "__main__.py",
     "static_greedy.py",
+    "compiled.py",  # its refusals and errors go to the log and the command line, like acceleration.py's
+    "precompile.py",
 }
 NOT_SERVED_PACKAGES = {"batch", "tiny"}
 

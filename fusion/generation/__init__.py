@@ -25,6 +25,7 @@ from fusion.generation.decoding import (
 )
 from fusion.generation.options import (
     CONTROL_SCALE_RANGE,
+    DECODERS,
     DEFAULT_DEADLINE_S,
     DEFAULT_MODEL,
     DEFAULT_STRENGTH,
@@ -57,6 +58,7 @@ from fusion.generation.stopping import Stop, StopSignals
 __all__ = [
     "CONTROLNET_KEY",
     "CONTROL_SCALE_RANGE",
+    "DECODERS",
     "DEFAULT_DEADLINE_S",
     "DEFAULT_MODEL",
     "DEFAULT_SCHEDULER",

@@ -83,6 +83,11 @@ MODELS: dict[str, ModelPreset] = {
 }
 
 
+#: How the final latents become pixels: the pipeline's VAE, or TAESD (18x fewer FLOPs at 512², most of a CPU
+#: image's time), labelled as such and never chosen silently; its pixel cost is in benchmarks/results/cpu.md.
+DECODERS = {"vae": "Full quality (VAE)", "taesd": "Fast preview quality (TAESD)"}
+
+
 @dataclass(frozen=True)
 class GenerationOptions:
     """What to generate. ``None`` means the model's default (steps, guidance, scheduler, native size)."""
@@ -107,6 +112,8 @@ class GenerationOptions:
     #: Seconds of denoising after which the run is interrupted (``None``: no deadline).
     deadline_s: float | None = DEFAULT_DEADLINE_S
     safety_checker: bool = True
+    #: One of :data:`DECODERS`.
+    decoder: str = "vae"
 
 
 def get_preset(model: str) -> ModelPreset:
@@ -177,6 +184,8 @@ def check_options(options: GenerationOptions) -> tuple[GenerationOptions, tuple[
     prompt = _text(options.prompt, "prompt")
     negative_prompt = _text(options.negative_prompt, "negative prompt")
     scheduler = check_scheduler(options.scheduler)
+    if options.decoder not in DECODERS:
+        raise ValueError(f"Unknown decoder {options.decoder!r}; choose one of: {', '.join(DECODERS)}.")
     steps = options.steps
     if steps is not None:
         steps = clamped(whole_number(steps, "Steps"), 1, preset.max_steps, "Steps", notices)

@@ -36,6 +36,8 @@ def format_parameters(options: GenerationOptions, seed: int) -> str:
     }
     if options.init_image is not None:
         pairs["Denoising strength"] = f"{options.strength:g}"
+    if options.decoder != "vae":
+        pairs["Decoder"] = options.decoder
     lines = [options.prompt]
     if options.negative_prompt:
         lines.append(f"Negative prompt: {options.negative_prompt}")
@@ -76,6 +78,7 @@ def parse_parameters(text: str) -> dict[str, Any]:
         "Denoising strength": ("strength", float),
         "Sampler": ("scheduler", str),
         "Model": ("model", str),
+        "Decoder": ("decoder", str),
     }
     for key, (name, read) in readers.items():
         if key in pairs:

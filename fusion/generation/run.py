@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from fusion.generation.decoding import PREVIEW_KEY, decode_latents, previewer, to_pil
+from fusion.generation.decoding import PREVIEW_KEY, decode_latents, previewer, to_bytes, to_pil
 from fusion.generation.options import (
     GenerationOptions,
     check_options,
@@ -163,7 +163,7 @@ def generate(
     keys = [checked.model]
     if checked.safety_checker:
         keys.append(SAFETY_KEY)
-    if on_step is not None:
+    if on_step is not None or checked.decoder == "taesd":
         keys.append(PREVIEW_KEY)
     if checked.control_image is not None:
         keys.append(CONTROLNET_KEY)
@@ -181,7 +181,8 @@ def generate(
                 preview=previewer(models[PREVIEW_KEY], pipe) if on_step is not None else None,
                 preview_interval_s=preview_interval_s,
             )
-            decoded = cache.run(lambda: _denoise_and_decode(pipe, resolved, seeds, watcher))
+            taesd = models[PREVIEW_KEY] if resolved.decoder == "taesd" else None
+            decoded = cache.run(lambda: _denoise_and_decode(pipe, resolved, seeds, watcher, taesd))
             total = pipe.num_timesteps
         flagged = cache.run(lambda: check_safety(models[SAFETY_KEY], decoded)) if resolved.safety_checker else []
     return _result(to_pil(decoded), flagged, seeds, resolved, watcher, total, notices)
@@ -197,7 +198,7 @@ def _resize_notice(options: GenerationOptions, resolved: GenerationOptions) -> t
 
 
 def _denoise_and_decode(
-    pipe: Any, options: GenerationOptions, seeds: tuple[int, ...], watcher: _StepWatcher
+    pipe: Any, options: GenerationOptions, seeds: tuple[int, ...], watcher: _StepWatcher, taesd: Any = None
 ) -> torch.Tensor:
     import torch
 
@@ -205,6 +206,8 @@ def _denoise_and_decode(
     watcher.start()
     with torch.no_grad():
         latents = pipe(**_pipeline_arguments(options, generators), callback_on_step_end=watcher).images
+        if taesd is not None:
+            return to_bytes(pipe, taesd.decode(latents.to(taesd.device, taesd.dtype), return_dict=False)[0])
         return decode_latents(pipe, latents, generators)
 
 
@@ -220,6 +223,8 @@ def _result(
     flags = tuple(flagged) or (False,) * len(images)
     if not options.safety_checker:
         notices += ("The safety checker was turned off for this run: the images are unchecked.",)
+    if options.decoder == "taesd":
+        notices += ("Decoded with TAESD: fast preview quality, with less fine detail than the full VAE.",)
     if any(flags):
         notices += (
             f"The safety checker flagged {sum(flags)} of {len(images)} image(s); they are shown blurred. "
