@@ -67,6 +67,12 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
         )
     if settings.preload:
         cache.preload(settings.preload)
+    if settings.zero_gpu:
+        # Ahead-of-time packages for the resident models, compiled in one GPU call if missing (FUSION_AOT=build,
+        # ZeroGPU's default): just-in-time compilation does not survive ZeroGPU's short-lived workers.
+        from fusion.precompile import zero_gpu_startup
+
+        zero_gpu_startup(cache)
     images.DECODE_BUDGET.set_total(2 * settings.decode_memory)
     # Every 10 minutes, delete the uploads and results this app wrote over an hour ago (all of them at shutdown);
     # without it Gradio's temporary folder only grows. A sweep over 10,000 files takes about 0.14 s.

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fusion import static_greedy
+from fusion import compiled, static_greedy
 from fusion.images import load as load_image
 from fusion.numbers import clamped, finite_number, whole_number
 
@@ -264,14 +264,19 @@ def caption(
     captions: list[tuple[str, ...]] = []
     key = CAPTION_MODEL_KEYS[options.model]
     keeper = static_greedy.kept_by(cache, key)
-    with cache.use(key) as bundle, _seeded(seed, bundle.model.device), torch.inference_mode():
+    with (
+        compiled.collect_notices() as uncompiled,
+        cache.use(key) as bundle,
+        _seeded(seed, bundle.model.device),
+        torch.inference_mode(),
+    ):
         graphs = uses_cuda_graphs(cache.settings, bundle.model.device, options)
         for batch in _batches(pictures, options.batch_size):
             inputs = _inputs(bundle, batch, prefix)
             ids = cache.run(lambda inputs=inputs: _generate(bundle, inputs, options, graphs, keeper))
             texts = bundle.processor.batch_decode(ids, skip_special_tokens=True)
             captions += [tuple(texts[i : i + step]) for i in range(0, len(texts), step)]
-    return CaptionResult(captions=tuple(captions), notices=notices)
+    return CaptionResult(captions=tuple(captions), notices=(*notices, *uncompiled))
 
 
 # ------------------------------------------------------------------------------------------------------- VQA
@@ -291,11 +296,11 @@ def answer(
     changes, clamp_notices = _clamp_fields(options, ANSWER_BOUNDS)
     notices += clamp_notices
     picture = _as_pil(image)
-    with cache.use(VQA_MODEL_KEY) as bundle, torch.inference_mode():
+    with compiled.collect_notices() as uncompiled, cache.use(VQA_MODEL_KEY) as bundle, torch.inference_mode():
         inputs = _inputs(bundle, [picture], question)
         ids = cache.run(lambda: bundle.model.generate(**inputs, **changes))
         text = bundle.processor.batch_decode(ids, skip_special_tokens=True)[0]
-    return AnswerResult(answer=text.strip(), question=question, notices=tuple(notices))
+    return AnswerResult(answer=text.strip(), question=question, notices=(*notices, *uncompiled))
 
 
 # ---------------------------------------------------------------------------------------------------- labels

@@ -165,6 +165,12 @@ class ApplyReport:
     applied: tuple[PackageInfo, ...] = ()
     refused: tuple[tuple[PackageInfo, str], ...] = ()
 
+    @property
+    def held_bytes(self) -> int:
+        """What the packages in use keep in memory once loaded, about their size on disk (a frozen package holds
+        its own copy of the weights; a GPU package its kernels); recorded CUDA graphs come on top."""
+        return sum(info.bytes for info in self.applied)
+
     def lines(self) -> list[str]:
         used = [f"using {info.title}" for info in self.applied]
         return used + [f"refused {info.title}: {reason}" for info, reason in self.refused]

@@ -190,7 +190,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         on_spaces=on_spaces,
         zero_gpu=zero_gpu,
         compile_mode=_choice(env, "FUSION_COMPILE", "off", COMPILE_MODES),
-        aot=_choice(env, "FUSION_AOT", "load", AOT_MODES),
+        aot=_choice(env, "FUSION_AOT", "build" if zero_gpu else "load", AOT_MODES),
         compiled_dir=Path(env.get("FUSION_COMPILED_DIR", "").strip() or fusion_cache / "compiled"),
         caption_graphs=_flag(env, "FUSION_CAPTION_GRAPHS", default=True),
         mcp_server=env.get("FUSION_MCP", "").strip().lower() in {"1", "true"},

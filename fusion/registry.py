@@ -52,8 +52,10 @@ class ModelSpec:
     #: The load hook: ``prepare(model, settings)`` runs once, right after the loader, with the loaded model and the
     #: app's settings, before the cache counts the model's bytes. Whatever changes a model in place to make it
     #: faster (attention processors, fused projections, compilation, an ahead-of-time compiled package) goes here,
-    #: never into a request. It returns nothing; an exception fails the load as a loader's would.
-    prepare: Callable[[Any, Settings], None] | None = None
+    #: never into a request. It returns the bytes it made the model hold besides its own modules (a frozen
+    #: package's copy of the weights), which the cache counts with the model; an exception fails the load as a
+    #: loader's would.
+    prepare: Callable[[Any, Settings], int] | None = None
 
     def build_tiny(self, folder: Path) -> None:
         """Write this model's tiny random-weight twin into ``folder``."""
@@ -130,6 +132,21 @@ def _load_safety_checker(source: str, device: torch.device, dtype: torch.dtype) 
     return ModelBundle(model=model.to(device).eval(), processor=CLIPImageProcessor.from_pretrained(source))
 
 
+def _load_hook(key: str, first: Callable[[Any, Settings], None] | None = None) -> Callable[[Any, Settings], int]:
+    """The load hook of ``key``: its acceleration (``first``; fused projections change the weight layout a package
+    is built for), then the ahead-of-time compiled packages that fit it (``fusion/compiled.py``)."""
+
+    def prepare(model: Any, settings: Settings) -> int:
+        from fusion import compiled
+
+        if first is not None:
+            first(model, settings)
+        return compiled.apply_packages(key, model, settings).held_bytes
+
+    prepare.__name__ = f"prepare_{key.replace('-', '_')}"
+    return prepare
+
+
 _TRANSFORMERS_FILES = ("*.json", "*.txt", "*.safetensors")
 _PIPELINE_FILES = (
     "model_index.json",
@@ -148,6 +165,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.blip:build_caption",
             int(0.47 * GB),
             _TRANSFORMERS_FILES,
+            prepare=_load_hook("caption"),
         ),
         ModelSpec(
             "caption-large",
@@ -156,6 +174,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.blip:build_caption",
             int(0.94 * GB),
             _TRANSFORMERS_FILES,
+            prepare=_load_hook("caption-large"),
         ),
         ModelSpec(
             "vqa",
@@ -164,6 +183,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.blip:build_vqa",
             int(0.77 * GB),
             _TRANSFORMERS_FILES,
+            prepare=_load_hook("vqa"),
         ),
         ModelSpec(
             "clip",
@@ -172,6 +192,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.clip:build_clip",
             int(0.30 * GB),
             _TRANSFORMERS_FILES,
+            prepare=_load_hook("clip"),
         ),
         ModelSpec(
             "clip-large",
@@ -180,6 +201,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.clip:build_clip",
             int(0.86 * GB),
             _TRANSFORMERS_FILES,
+            prepare=_load_hook("clip-large"),
         ),
         ModelSpec(
             "sd15",
@@ -189,7 +211,7 @@ REGISTRY: dict[str, ModelSpec] = {
             int(2.2 * GB),
             _PIPELINE_FILES,
             has_fp16_variant=True,
-            prepare=acceleration.prepare_pipeline,
+            prepare=_load_hook("sd15", acceleration.prepare_pipeline),
         ),
         ModelSpec(
             "sd-turbo",
@@ -199,7 +221,7 @@ REGISTRY: dict[str, ModelSpec] = {
             int(2.6 * GB),
             _PIPELINE_FILES,
             has_fp16_variant=True,
-            prepare=acceleration.prepare_pipeline,
+            prepare=_load_hook("sd-turbo", acceleration.prepare_pipeline),
         ),
         ModelSpec(
             "controlnet-canny",
@@ -217,6 +239,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.diffusion:build_taesd",
             5 * MB,
             ("*.json", "diffusion_pytorch_model.safetensors"),
+            prepare=_load_hook("taesd"),
         ),
         ModelSpec(
             "safety-checker",
@@ -225,7 +248,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.diffusion:build_safety_checker",
             int(0.61 * GB),
             ("*.json", "model.safetensors"),
-            prepare=acceleration.prepare_safety_checker,
+            prepare=_load_hook("safety-checker", acceleration.prepare_safety_checker),
         ),
         ModelSpec(
             "assistant",

@@ -38,10 +38,13 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_settings(tiny_dir: Path) -> Settings:
-    """Tiny models on the CPU. Every test client connects from loopback, so to the app's queue the whole suite is
-    one client: the per-client cap on waiting GPU requests is raised for tests that send many at once
+    """Tiny models on the CPU, in float32 (what the comparisons with the libraries run at; ``auto`` would pick
+    bfloat16 on a CPU with AVX-512 BF16). Every test client connects from loopback, so to the app's queue the whole
+    suite is one client: the per-client cap on waiting GPU requests is raised for tests that send many at once
     (``tests/test_hardening.py`` checks the default)."""
-    return Settings(models="tiny", tiny_dir=tiny_dir, device="cpu", memory_budget=2 << 30, client_queue=32)
+    return Settings(
+        models="tiny", tiny_dir=tiny_dir, device="cpu", dtype="float32", memory_budget=2 << 30, client_queue=32
+    )
 
 
 @pytest.fixture(scope="session")

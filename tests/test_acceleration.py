@@ -24,7 +24,8 @@ PLAIN = acceleration.NATIVE
 def cache(tmp_path_factory: pytest.TempPathFactory) -> ModelCache:
     """A cache of its own: these tests change the pipeline's attention processors and memory format."""
     folder = tmp_path_factory.mktemp("acceleration-tiny")
-    return ModelCache(Settings(models="tiny", tiny_dir=Path(folder), device="cpu", memory_budget=1 << 30))
+    settings = Settings(models="tiny", tiny_dir=Path(folder), device="cpu", dtype="float32", memory_budget=1 << 30)
+    return ModelCache(settings)
 
 
 def _pixels(cache: ModelCache) -> np.ndarray:

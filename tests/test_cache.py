@@ -786,3 +786,15 @@ def test_evicting_each_model_gives_its_gpu_memory_back(tiny_dir: Path) -> None:
         assert cache.evict(key)
         assert before - allocated() >= size > 0, key
     assert allocated() <= started
+
+
+@pytest.mark.parametrize(("fast_bfloat16", "expected"), [(True, torch.bfloat16), (False, torch.float32)])
+def test_auto_dtype_is_bfloat16_on_a_cpu_that_computes_it_natively(
+    monkeypatch: pytest.MonkeyPatch, fast_bfloat16: bool, expected: torch.dtype
+) -> None:
+    from fusion import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "cpu_has_fast_bfloat16", lambda: fast_bfloat16)
+    assert cache_module.resolve_dtype("auto", torch.device("cpu")) == expected
+    assert cache_module.resolve_dtype("float32", torch.device("cpu")) == torch.float32
+    assert cache_module.resolve_dtype("auto", torch.device("cuda")) == torch.float16

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from fusion import compiled
 from fusion.generation.decoding import PREVIEW_KEY, decode_latents, previewer, to_bytes, to_pil
 from fusion.generation.options import (
     GenerationOptions,
@@ -167,7 +168,7 @@ def generate(
         keys.append(PREVIEW_KEY)
     if checked.control_image is not None:
         keys.append(CONTROLNET_KEY)
-    with cache.use(*keys) as held:
+    with compiled.collect_notices() as uncompiled, cache.use(*keys) as held:
         models = dict(zip(keys, held if len(keys) > 1 else (held,), strict=True))
         resolved, resolution_notices = resolve_options(checked, native_size=native_size(models[checked.model]))
         notices += resolution_notices
@@ -185,7 +186,7 @@ def generate(
             decoded = cache.run(lambda: _denoise_and_decode(pipe, resolved, seeds, watcher, taesd))
             total = pipe.num_timesteps
         flagged = cache.run(lambda: check_safety(models[SAFETY_KEY], decoded)) if resolved.safety_checker else []
-    return _result(to_pil(decoded), flagged, seeds, resolved, watcher, total, notices)
+    return _result(to_pil(decoded), flagged, seeds, resolved, watcher, total, notices + tuple(uncompiled))
 
 
 def _resize_notice(options: GenerationOptions, resolved: GenerationOptions) -> tuple[str, ...]:
