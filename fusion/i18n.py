@@ -265,6 +265,12 @@ INTERFACE: dict[str, str] = {
     "Send": "发送",
     "New chat": "新对话",
     "Enhance prompt": "扩写提示词",
+    "Final decode": "最终解码",
+    "Full quality (VAE)": "完整画质（VAE）",
+    "Fast preview quality (TAESD)": "快速预览画质（TAESD）",
+    "Fast preview quality decodes with the tiny autoencoder: much faster on a CPU, less fine detail.": (
+        "快速预览画质用小型自编码器解码：在 CPU 上快得多，细节较少。"
+    ),
     "Examples (English and Chinese)": "示例（英文和中文）",
     "Type what you want, in English or Chinese, with or without an image. A small language model running here "
     "picks the app's tools, runs them and shows every step: open a step to see what it was given and what came "
@@ -905,6 +911,13 @@ MESSAGES: dict[str, str] = {
     "The Ask assistant must be a Qwen2.5 or Qwen3 instruct model, not a {model_type} model: set "
     "FUSION_ASSISTANT_MODEL to one.": (
         "Ask 助手必须是 Qwen2.5 或 Qwen3 指令模型，而不是 {model_type} 模型：请将 FUSION_ASSISTANT_MODEL 设为其中之一。"
+    ),
+    "Unknown decoder {decoder}; choose one of: {choices}.": "未知的解码器 {decoder}；请从以下选择：{choices}。",
+    "Decoded with TAESD: fast preview quality, with less fine detail than the full VAE.": (
+        "使用 TAESD 解码：快速预览画质，细节少于完整的 VAE。"
+    ),
+    "The {model} {component} has no precompiled package for this size ({inputs}), so it ran uncompiled (slower).": (
+        "{model} 的 {component} 没有此尺寸（{inputs}）的预编译包，因此以未编译方式运行（较慢）。"
     ),
     "Used tool: {tool}": "使用了工具：{tool}",
     "Arguments: {arguments}": "参数：{arguments}",

@@ -150,6 +150,7 @@ def read_options(
         num_images=1 if num_images is None else num_images,
         init_image=raw.get("init_image"),
         strength=number_or(raw.get("strength"), "Strength", DEFAULT_STRENGTH),
+        decoder=str(raw.get("decoder") or "vae"),
     )
     checked, notices = check_options(options)
     return replace(checked, deadline_s=time_budget_s(checked, deadline_s, zero_gpu=zero_gpu)), notices

@@ -30,6 +30,7 @@ import gradio as gr
 
 from fusion.config import Settings
 from fusion.generation import (
+    DECODERS,
     DEFAULT_DEADLINE_S,
     DEFAULT_MODEL,
     DEFAULT_SCHEDULER,
@@ -83,6 +84,7 @@ API_INPUTS = (
     "num_images",
     "strength",
     "init_image",
+    "decoder",
 )
 OUTPUT_NAMES = ("gallery", "seed_used", "parameters", "notices", "preview")
 
@@ -146,6 +148,7 @@ def make_generate_event(
         num_images: float | None = 1,
         strength: float | None = DEFAULT_STRENGTH,
         init_image: Any = None,
+        decoder: str | None = "vae",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's documented way to ask for progress)
     ) -> Iterator[tuple[Any, ...]]:
         """Generate images with Stable Diffusion 1.5 or SD-Turbo; returns PNGs carrying their parameters.
@@ -164,6 +167,8 @@ def make_generate_event(
             num_images: 1-4.
             strength: image-to-image strength (with init_image), 0.01-1.
             init_image: an image to start from (image-to-image).
+            decoder: "vae" (full quality) or "taesd" (fast preview quality: much faster on a CPU, less fine
+                detail; labelled in the notices and the PNG parameters).
         """
         options, notices = generation_options(
             settings,
@@ -180,6 +185,7 @@ def make_generate_event(
             num_images=num_images,
             strength=strength,
             init_image=init_image,
+            decoder=decoder,
         )
         skip = (gr.skip(),) * len(OUTPUT_NAMES)
         step: StepUpdate | None = None
@@ -249,6 +255,7 @@ RESTORED = (
     "height",
     "seed",
     "strength",
+    "decoder",
 )
 
 
@@ -342,6 +349,7 @@ class _Form:
     init_image: gr.Image
     strength: gr.Slider
     use_result: gr.Button
+    decoder: gr.Radio
     restore_file: gr.File
 
 
@@ -464,6 +472,13 @@ def _form(*, enhance: bool) -> _Form:
             info=t("How far to move away from the init image (1: ignore it)"),
         )
         use_result = gr.Button(t("Use the selected result as init image"), size="sm")
+    decoder = gr.Radio(
+        label=t("Final decode"),
+        choices=[(t(title), key) for key, title in DECODERS.items()],
+        value="vae",
+        info=t("Fast preview quality decodes with the tiny autoencoder: much faster on a CPU, less fine detail."),
+        elem_id="generation-decoder",
+    )
     with gr.Accordion(t("Restore settings from a PNG"), open=False):
         restore_file = gr.File(label=t("Drop a PNG generated here"), file_types=[".png"], type="filepath")
     return _Form(
@@ -485,6 +500,7 @@ def _form(*, enhance: bool) -> _Form:
         init_image=init_image,
         strength=strength,
         use_result=use_result,
+        decoder=decoder,
         restore_file=restore_file,
     )
 
