@@ -62,11 +62,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._random_weights import random_weight_spec
+from benchmarks.agent import measure as planning_rows
+from benchmarks.agent import qwen3_bundle
 from benchmarks.captioning import blip_base_bundle
 from benchmarks.classification import clip_b32_bundle
 from benchmarks.generation import real_registry
 from fusion import acceleration, captioning, compiled, generation, precompile
 from fusion.acceleration import Acceleration
+from fusion.agent.planner import ASSISTANT_KEY
 from fusion.cache import ModelCache, module_bytes
 from fusion.captioning import CaptionOptions
 from fusion.classification.hybrid import clip_image_embeddings
@@ -267,6 +270,7 @@ def published_registry() -> dict[str, ModelSpec]:
     return real_registry() | {
         "caption": random_weight_spec("caption", blip_base_bundle),
         "clip": random_weight_spec("clip", clip_b32_bundle),
+        ASSISTANT_KEY: random_weight_spec(ASSISTANT_KEY, qwen3_bundle),
     }
 
 
@@ -811,12 +815,23 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+def measure_planning(run: Run, cache: ModelCache) -> None:
+    """The Ask model's planning step with the tools' schemas in the prompt and constrained decoding: time from
+    message to first tool call (the goal: at most 0.5 s on the GPU) and tokens per second (benchmarks/agent.py)."""
+    quick = run.sizes is QUICK
+    section = "Ask planning step (" + ("tiny twin" if quick else "Qwen3-1.7B architecture, random weights") + ")"
+    rows = planning_rows(cache, repeats=3 if quick else 5)
+    for name, value in rows:
+        run.add(Row(section, name, None, note=value))
+
+
 PARTS: dict[str, Callable[[Run, ModelCache], None]] = {
     "breakdown": measure_breakdown,
     "guidance": measure_guidance_batching,
     "decoders": measure_decoders,
     "captions": measure_captions,
     "clip": measure_clip,
+    "planning": measure_planning,
 }
 ALL_PARTS = ["generation", *PARTS, "loads", "compile", "aot"]
 
