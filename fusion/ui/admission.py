@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from fusion.config import Settings
-from fusion.i18n import request_language, translate
 from fusion.ratelimit import RateLimit, RateLimiter, client_id, window_seconds
 from fusion.ui.common import GPU_CONCURRENCY_ID
+from fusion.ui.i18n import request_language, translate
 from fusion.ui.requests import request_header
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -19,8 +19,8 @@ import gradio as gr
 from fusion import images
 from fusion.config import Settings
 from fusion.errors import ModelLoadError, new_error_id
-from fusion.i18n import localized, t
 from fusion.ui.files import accepted_path
+from fusion.ui.i18n import localized, t
 from fusion.ui.requests import current_request
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from fusion.housekeeping import TempSpace
-from fusion.i18n import request_language, translate
+from fusion.ui.i18n import request_language, translate
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
