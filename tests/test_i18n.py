@@ -175,14 +175,14 @@ ERRORS: list[tuple[str, Callable[[Path], str]]] = [
         lambda _: _error(lambda: images.load(None)),
     ),
     (
-        "{name} is not an image this app can read. Upload a PNG, JPEG, WebP, BMP, GIF or TIFF file.",
+        "{name!r} is not an image this app can read. Upload a PNG, JPEG, WebP, BMP, GIF or TIFF file.",
         lambda tmp: _error(lambda: images.load(_garbage_file(tmp))),
     ),
     (
         "The {what} has shape {shape}; expected (height, width), (height, width, 3) or (height, width, 4).",
         lambda _: _error(lambda: images.load(np.zeros((4, 4, 2), dtype=np.uint8))),
     ),
-    ("{what} must be a number, got {value}.", lambda _: _error(lambda: finite_number("abc", "Seed"))),
+    ("{what} must be a number, got {value!r}.", lambda _: _error(lambda: finite_number("abc", "Seed"))),
     (
         "{what} must be between {low} and {high}, got {value} (parameter {name}).",
         lambda _: _error(lambda: features.run_operation(PHOTO, "Canny edges", canny_low=900)),
@@ -192,15 +192,15 @@ ERRORS: list[tuple[str, Callable[[Path], str]]] = [
         lambda _: _error(lambda: features.run_operation(PHOTO, "Canny edges", canny_aperture=4)),
     ),
     (
-        "{what} must be one of {choices}, got {value} (parameter {name}).",
+        "{what} must be one of {choices}, got {value!r} (parameter {name}).",
         lambda _: _error(lambda: features.run_operation(PHOTO, "Sobel gradients", gradient_direction="z")),
     ),
     (
-        "Unknown parameter(s) {names} for {operation}; valid parameters: {valid}.",
+        "Unknown parameter(s) {names} for {operation!r}; valid parameters: {valid}.",
         lambda _: _error(lambda: features.run_operation(PHOTO, "Grayscale", canny_low=3)),
     ),
     (
-        "Unknown caption model {model}: choose one of {choices}.",
+        "Unknown caption model {model!r}: choose one of {choices}.",
         lambda _: _error(lambda: validate_caption_options(CaptionOptions(model="huge"))),  # type: ignore[arg-type]
     ),
     (
@@ -235,7 +235,7 @@ ERRORS: list[tuple[str, Callable[[Path], str]]] = [
         lambda _: images.load(WIDE, max_side=2048).notices[0],
     ),
     (
-        "{what} {value} is outside {low}-{high}; using {used}.",
+        "{what} {value:g} is outside {low:g}-{high:g}; using {used:g}.",
         lambda _: _notices(
             lambda: generation.normalise_options(generation.GenerationOptions(steps=1000), native_size=512)
         )[0],

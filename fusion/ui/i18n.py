@@ -8,8 +8,9 @@ checks that every file has every text the code uses, with the same placeholders,
 **Messages are looked up by id, never recognised from their English.** Task modules raise and return
 :class:`~fusion.messages.Message` s (English text that keeps its template and values): the template is the id, and
 the translation is formatted with the same values. A value is translated too when it is itself a message or an
-entry of the catalogue (the ``what`` of "No {what} was given" reads "图像" for ``image``); anything else (numbers,
-file names, the user's labels, the names an API accepts) is kept as it is. :class:`~fusion.messages.Lines` are
+entry of the catalogue (the ``what`` of "No {what} was given" reads "图像" for ``image``), unless the template
+quotes it with ``!r`` (``{name!r}``: data, such as a file name or what the user typed); anything else (numbers, file
+names, the user's labels, the names an API accepts) is kept as it is. :class:`~fusion.messages.Lines` are
 translated line by line. Plain text is looked up whole. Text without an entry stays English.
 
 The text takes one of two roads, because Gradio 6.31 translates only the page it is built with:
@@ -116,7 +117,10 @@ class Catalogues:
             template = catalogue.get(text.template)
             if template is None:
                 return text
-            return template.format(**{name: self._value(value, language) for name, value in text.values.items()})
+            values = dict(text.values)
+            for name in values.keys() - _quoted(text.template):
+                values[name] = self._value(values[name], language)
+            return template.format(**values)
         exact = catalogue.get(text)
         return exact if exact is not None else self._panel_text(text, language)
 
@@ -159,6 +163,12 @@ class Catalogues:
         return text
 
 
+@functools.cache
+def _quoted(template: str) -> frozenset[str]:
+    """The fields a template shows with ``!r``: data (a file name, what the user typed), never translated."""
+    return frozenset(name for _literal, name, _spec, conversion in string.Formatter().parse(template) if conversion)
+
+
 def _by_literal_length(entries: Iterable[str]) -> tuple[str, ...]:
     """The entries with named placeholders (not a plain text's ``{}``), the most literal text first."""
     templates = []
@@ -176,14 +186,15 @@ def _literal_length(template: str) -> int:
 
 @functools.cache
 def _pattern(template: str) -> re.Pattern[str]:
-    """A template as a regular expression: its literal text, any text for each placeholder."""
-    return re.compile(
-        "".join(
-            re.escape(literal) + ("" if name is None else f"(?P<{name}>.*?)")
-            for literal, name, _spec, _conversion in string.Formatter().parse(template)
-        ),
-        re.DOTALL,
-    )
+    """A template as a regular expression: its literal text, any text for each placeholder (the same text again
+    where a placeholder repeats)."""
+    regex, seen = "", set()
+    for literal, name, _spec, _conversion in string.Formatter().parse(template):
+        regex += re.escape(literal)
+        if name is not None:
+            regex += f"(?P={name})" if name in seen else f"(?P<{name}>.*?)"
+            seen.add(name)
+    return re.compile(regex, re.DOTALL)
 
 
 #: The app's catalogues, from :data:`LOCALES`.
