@@ -208,7 +208,7 @@ ERRORS: list[tuple[str, Callable[[Path], str]]] = [
         lambda _: _error(lambda: require_question("  ")),
     ),
     (
-        "Unknown generation model {model}; choose one of: {choices}.",
+        "Unknown generation model {model!r}; choose one of: {choices}.",
         lambda _: _error(
             lambda: generation.normalise_options(generation.GenerationOptions(model="sdxl"), native_size=512)
         ),
