@@ -189,7 +189,7 @@ def launch_options(settings: Settings, space: housekeeping.TempSpace | None = No
         "state_session_capacity": 1000,
         "theme": gr.themes.Soft(),
         "mcp_server": settings.mcp_server,
-        # English and Simplified Chinese, as the browser prefers (fusion/i18n.py).
+        # English and every language of fusion/ui/locales/, as the browser prefers (fusion/ui/i18n.py).
         "i18n": I18N,
         # Security headers, a cap on request bodies, uploads refused while the temporary folder is full.
         "app_kwargs": {"middleware": [Middleware(Hardening, space=space)]},
