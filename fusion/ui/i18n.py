@@ -41,8 +41,9 @@ still matches English against the catalogue's templates. The recipe for each sit
 ``Message("Used tool: {tool}", tool=event.tool)`` (placeholders named after what they hold, format specs such as
 ``{seconds:.2f}`` in the template, a quoted task message passed as the value itself, ``Lines`` for a list joined
 by newlines), give it to ``localized``, ``t``, ``gr.Info`` or the exception unchanged, and rename the entry's key
-in every catalogue file to the template (``tests/test_i18n.py`` names any that are missing or left unused). Once
-no panel formats text, delete ``_panel_text`` and ``_pattern`` with their test.
+in every catalogue file to the template. Then take the module out of ``PANELS_NOT_CONVERTED`` in
+``tests/test_i18n.py``, which from then on names any text of it that is formatted as plain text, has no entry or
+leaves one unused. Once the set is empty, delete the code marked "until the panels' pass" here and in the test.
 """
 
 from __future__ import annotations
@@ -68,9 +69,12 @@ ENGLISH = "en"
 LOCALES = Path(__file__).with_name("locales")
 
 _MARKER = "__i18n__"
-#: Until the panels' pass: templates with fewer literal characters than this ("{name}: {notice}") match nearly
-#: anything, so they apply only to a single line and only when they translate one of its parts.
-_LOOSE_BELOW = 4
+
+
+@functools.cache
+def _quoted(template: str) -> frozenset[str]:
+    """The fields a template shows with ``!r``: data (a file name, what the user typed), never translated."""
+    return frozenset(name for _literal, name, _spec, conversion in string.Formatter().parse(template) if conversion)
 
 
 class Catalogues:
@@ -80,6 +84,7 @@ class Catalogues:
         self.translations = {language: dict(entries) for language, entries in translations.items()}
         #: What ``launch(i18n=...)`` takes. :meth:`t` fills it while the page is built; every language holds every key.
         self.i18n = gr.I18n(**{ENGLISH: {}, **{language: {} for language in self.translations}})
+        # Until the panels' pass: the templates their formatted text is matched against.
         self._panel_templates = {language: _by_literal_length(entries) for language, entries in translations.items()}
         self._panel_text = functools.lru_cache(maxsize=4096)(self._match_panel_text)
 
@@ -122,7 +127,7 @@ class Catalogues:
                 values[name] = self._value(values[name], language)
             return template.format(**values)
         exact = catalogue.get(text)
-        return exact if exact is not None else self._panel_text(text, language)
+        return exact if exact is not None else self._panel_text(text, language)  # until the panels' pass
 
     def _value(self, value: Any, language: str) -> Any:
         """A message's value in ``language``: messages and entries are translated, anything else is kept."""
@@ -163,10 +168,10 @@ class Catalogues:
         return text
 
 
-@functools.cache
-def _quoted(template: str) -> frozenset[str]:
-    """The fields a template shows with ``!r``: data (a file name, what the user typed), never translated."""
-    return frozenset(name for _literal, name, _spec, conversion in string.Formatter().parse(template) if conversion)
+# --------------------------------------------------------------------------------- until the panels' pass
+#: Templates with fewer literal characters than this ("{name}: {notice}") match nearly anything, so they apply only
+#: to a single line and only when they translate one of its parts.
+_LOOSE_BELOW = 4
 
 
 def _by_literal_length(entries: Iterable[str]) -> tuple[str, ...]:
