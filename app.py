@@ -31,7 +31,7 @@ from fusion.allocator import fix_mmap_threshold
 from fusion.cache import ModelCache, get_cache
 from fusion.classification import evaluation, hybrid, zeroshot
 from fusion.config import Settings, get_settings
-from fusion.i18n import I18N, english_api_labels, t
+from fusion.messages import Lines
 from fusion.ui import captioning as captioning_ui
 from fusion.ui import classification as classification_ui
 from fusion.ui import features as features_ui
@@ -41,6 +41,7 @@ from fusion.ui import system as system_ui
 from fusion.ui.admission import Door
 from fusion.ui.common import GPU_CONCURRENCY_ID, GPU_CONCURRENCY_LIMIT, model_banner
 from fusion.ui.http import Hardening
+from fusion.ui.i18n import I18N, english_api_labels, t
 from fusion.ui.mcp import name_tools_after_endpoints, tolerate_stripped_state_outputs
 from fusion.ui.send import Panels, SendButtons, send_across_fusion, send_between_panels
 
@@ -50,7 +51,7 @@ INTRO = (
     "Classical features (OpenCV, scikit-image) and large multimodal models (CLIP, BLIP, Stable Diffusion) in one "
     "place, feeding each other. Every panel is also an API endpoint: see *Use via API* at the bottom of the page."
 )
-HEADER = f"# {TITLE}\n{INTRO}"
+HEADER = Lines([f"# {TITLE}", INTRO])
 #: Gradio's ``delete_cache`` (every 10 minutes, files older than an hour), also the schedule of the app's own sweep.
 DELETE_CACHE = (600, 3600)
 
@@ -194,7 +195,7 @@ def launch_options(settings: Settings, space: housekeeping.TempSpace | None = No
         "state_session_capacity": 1000,
         "theme": gr.themes.Soft(),
         "mcp_server": settings.mcp_server,
-        # English and Simplified Chinese, as the browser prefers (fusion/i18n.py).
+        # English and every language of fusion/ui/locales/, as the browser prefers (fusion/ui/i18n.py).
         "i18n": I18N,
         # Security headers, a cap on request bodies, uploads refused while the temporary folder is full.
         "app_kwargs": {"middleware": [Middleware(Hardening, space=space)]},

@@ -25,6 +25,7 @@ import torch
 
 from fusion.config import DEFAULT_MODEL_IDS, Settings, get_settings
 from fusion.errors import ModelLoadError, new_error_id
+from fusion.messages import Message
 from fusion.registry import REGISTRY, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -307,8 +308,11 @@ class ModelCache:
             if not _is_oom(error):
                 raise
             raise ModelLoadError(
-                f"The {self._memory_name()} ran out of memory even after freeing every model not in use. "
-                "Try a smaller size, fewer images or steps, or wait for other requests to finish."
+                Message(
+                    "The {memory} ran out of memory even after freeing every model not in use. Try a smaller size, "
+                    "fewer images or steps, or wait for other requests to finish.",
+                    memory=self._memory_name(),
+                )
             ) from error
 
     # ------------------------------------------------------------- management
@@ -419,7 +423,9 @@ class ModelCache:
     def _entry(self, key: str) -> _Entry:
         entry = self._entries.get(key)
         if entry is None:
-            raise ValueError(f"Unknown model {key!r}; known models: {', '.join(self._entries)}")
+            raise ValueError(
+                Message("Unknown model {key!r}; known models: {choices}", key=key, choices=", ".join(self._entries))
+            )
         return entry
 
     def _acquire(self, key: str, *, hold: bool) -> Any:
@@ -488,8 +494,12 @@ class ModelCache:
                 error_id = new_error_id()
                 log.exception("Could not build the tiny stand-in for %s in %s [error %s]", spec.key, source, error_id)
                 raise ModelLoadError(
-                    f"{spec.title} is not available: its tiny stand-in could not be built (error {error_id}; the "
-                    "server log has the details).",
+                    Message(
+                        "{title} is not available: its tiny stand-in could not be built (error {error_id}; the server "
+                        "log has the details).",
+                        title=spec.title,
+                        error_id=error_id,
+                    ),
                     error_id=error_id,
                 ) from error
         started = time.perf_counter()
@@ -503,8 +513,13 @@ class ModelCache:
             error_id = new_error_id()
             log.error("%s [error %s]", detail, error_id)
             raise ModelLoadError(
-                f"{spec.title} is not available: {cause}. The server's owner can fix it (`python -m fusion download` "
-                f"fetches the default models). (error {error_id})",
+                Message(
+                    "{title} is not available: {cause}. The server's owner can fix it (`python -m fusion download` "
+                    "fetches the default models). (error {error_id})",
+                    title=spec.title,
+                    cause=cause,
+                    error_id=error_id,
+                ),
                 error_id=error_id,
             ) from error
         return model, held, time.perf_counter() - started
@@ -529,8 +544,12 @@ class ModelCache:
                 spec.key,
             )
             raise ModelLoadError(
-                f"Not enough {self._memory_name()} memory to load {spec.title}, even after freeing every model not "
-                "in use. Try again when fewer requests are running."
+                Message(
+                    "Not enough {memory} memory to load {title}, even after freeing every model not in use. Try again "
+                    "when fewer requests are running.",
+                    memory=self._memory_name(),
+                    title=spec.title,
+                )
             ) from error
 
     def _make_room(self, incoming: int, *, exclude: str | None = None) -> None:

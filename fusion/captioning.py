@@ -22,6 +22,7 @@ from PIL import Image
 
 from fusion import compiled, static_greedy
 from fusion.images import load as load_image
+from fusion.messages import Message
 from fusion.numbers import clamped, finite_number, whole_number
 
 if TYPE_CHECKING:
@@ -127,7 +128,14 @@ def _shorten(text: str, limit: int, what: str) -> tuple[str, list[str]]:
     text = text.strip()
     if len(text) <= limit:
         return text, []
-    return text[:limit].rstrip(), [f"The {what} was {len(text):,} characters; only the first {limit} were used."]
+    return text[:limit].rstrip(), [
+        Message(
+            "The {what} was {length:,} characters; only the first {limit} were used.",
+            what=what,
+            length=len(text),
+            limit=limit,
+        )
+    ]
 
 
 def validate_caption_options(options: CaptionOptions) -> tuple[CaptionOptions, tuple[str, ...]]:
@@ -137,20 +145,36 @@ def validate_caption_options(options: CaptionOptions) -> tuple[CaptionOptions, t
     is clamped to :data:`CAPTION_BOUNDS` or made consistent with the decoding mode.
     """
     if not isinstance(options.model, str) or options.model not in CAPTION_MODEL_KEYS:
-        raise ValueError(f"Unknown caption model {options.model!r}: choose one of {', '.join(CAPTION_MODEL_KEYS)}.")
+        raise ValueError(
+            Message(
+                "Unknown caption model {model!r}: choose one of {choices}.",
+                model=options.model,
+                choices=", ".join(CAPTION_MODEL_KEYS),
+            )
+        )
     if not isinstance(options.mode, str) or options.mode not in DECODING_MODES:
-        raise ValueError(f"Unknown decoding mode {options.mode!r}: choose one of {', '.join(DECODING_MODES)}.")
+        raise ValueError(
+            Message(
+                "Unknown decoding mode {mode!r}: choose one of {choices}.",
+                mode=options.mode,
+                choices=", ".join(DECODING_MODES),
+            )
+        )
     if not isinstance(options.prefix, str):
-        raise ValueError(f"The prefix must be text, got {type(options.prefix).__name__}.")
+        raise ValueError(Message("The prefix must be text, got {kind}.", kind=type(options.prefix).__name__))
     seed = whole_number(options.seed, "seed")
     if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"The seed must be between 0 and {MAX_SEED}, got {options.seed}.")
+        raise ValueError(
+            Message("The seed must be between 0 and {maximum}, got {seed}.", maximum=MAX_SEED, seed=options.seed)
+        )
     changes, notices = _clamp_fields(options, CAPTION_BOUNDS)
     changes["prefix"], prefix_notices = _shorten(options.prefix, MAX_PREFIX_CHARS, "prefix")
     changes["seed"] = seed
     notices += prefix_notices
     if changes["min_new_tokens"] > changes["max_new_tokens"]:
-        notices.append(f"min_new_tokens was above max_new_tokens; used {changes['max_new_tokens']} for both.")
+        notices.append(
+            Message("min_new_tokens was above max_new_tokens; used {value} for both.", value=changes["max_new_tokens"])
+        )
         changes["min_new_tokens"] = changes["max_new_tokens"]
     if options.mode == "greedy" and changes["num_candidates"] > 1:
         notices.append("Greedy decoding gives one caption per image; use beam search or sampling for several.")
@@ -160,7 +184,12 @@ def validate_caption_options(options: CaptionOptions) -> tuple[CaptionOptions, t
             notices.append("Beam search needs at least 2 beams; used 2.")
             changes["num_beams"] = 2
         if changes["num_candidates"] > changes["num_beams"]:
-            notices.append(f"Beam search returns at most one caption per beam; used {changes['num_beams']} candidates.")
+            notices.append(
+                Message(
+                    "Beam search returns at most one caption per beam; used {count} candidates.",
+                    count=changes["num_beams"],
+                )
+            )
             changes["num_candidates"] = changes["num_beams"]
     return replace(options, **changes), tuple(notices)
 
@@ -347,9 +376,11 @@ def suggest_labels(caption_text: str, *, max_labels: int = 8) -> str:
     deduplicated in order.
     """
     if not isinstance(caption_text, str):
-        raise ValueError(f"Labels are suggested from a caption's text, got {type(caption_text).__name__}.")
+        raise ValueError(
+            Message("Labels are suggested from a caption's text, got {kind}.", kind=type(caption_text).__name__)
+        )
     if max_labels < 1:
-        raise ValueError(f"max_labels must be at least 1, got {max_labels}.")
+        raise ValueError(Message("max_labels must be at least 1, got {value}.", value=max_labels))
     labels: list[str] = []
     for word in _WORD.findall(caption_text.lower()):
         verb_or_adverb = word.endswith(("ing", "ly")) and word not in _NOUNS_IN_ING_OR_LY

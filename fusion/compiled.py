@@ -50,6 +50,7 @@ import torch
 from torch.utils import _pytree as pytree
 
 from fusion.cuda_graphs import CapturedCall
+from fusion.messages import Message
 
 if TYPE_CHECKING:
     from fusion.config import Settings
@@ -631,9 +632,12 @@ class _Dispatcher:
 
     def _notice(self, inputs: str) -> None:
         """One notice per component and block (``generate`` calls a BLIP decoder at a new length every token)."""
-        text = (
-            f"The {self.model_key} {self.component_path} has no precompiled package for this size ({inputs}), "
-            "so it ran uncompiled (slower)."
+        text = Message(
+            "The {model} {component} has no precompiled package for this size ({inputs}), so it ran uncompiled "
+            "(slower).",
+            model=self.model_key,
+            component=self.component_path,
+            inputs=inputs,
         )
         if inputs not in self._warned:
             self._warned.add(inputs)

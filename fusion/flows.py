@@ -31,6 +31,7 @@ from PIL import Image
 from fusion import captioning, features, generation
 from fusion.classification import embeddings, zeroshot
 from fusion.features.core import check_image
+from fusion.messages import Message
 
 if TYPE_CHECKING:
     from fusion.cache import ModelCache
@@ -86,7 +87,13 @@ def edge_agreement(
     recall); IoU uses the same tolerant matches. Two empty maps agree perfectly.
     """
     if predicted.shape[:2] != reference.shape[:2]:
-        raise ValueError(f"Edge maps differ in size: {predicted.shape[:2]} vs {reference.shape[:2]}.")
+        raise ValueError(
+            Message(
+                "Edge maps differ in size: {size} vs {other_size}.",
+                size=predicted.shape[:2],
+                other_size=reference.shape[:2],
+            )
+        )
     first, second = binary_edges(predicted), binary_edges(reference)
     if not first.any() and not second.any():
         return EdgeAgreement(1.0, 1.0, 1.0, 1.0)
@@ -161,7 +168,11 @@ def control_map(image: np.ndarray, edges: EdgeSettings = EdgeSettings()) -> np.n
     """The edge map of ``image`` as RGB uint8 (white edges on black): ControlNet-Canny's input format."""
     if edges.operation not in EDGE_OPERATIONS:
         raise ValueError(
-            f"{edges.operation!r} is not an edge operation; choose one of: {', '.join(EDGE_OPERATIONS)}."
+            Message(
+                "{operation!r} is not an edge operation; choose one of: {choices}.",
+                operation=edges.operation,
+                choices=", ".join(EDGE_OPERATIONS),
+            )
         )
     own = features.params_for(edges.operation, edges.params)
     edge_image = features.run_operation(image, edges.operation, **own).image
@@ -303,12 +314,19 @@ def restore_run_card(source: str | Mapping[str, Any] | Mapping[str, str]) -> dic
             source = json.loads(source)
         except json.JSONDecodeError as error:
             raise ValueError(
-                f"This run card is not valid JSON ({error.msg}, position {error.pos})."
+                Message(
+                    "This run card is not valid JSON ({error}, position {position}).",
+                    error=error.msg,
+                    position=error.pos,
+                )
             ) from None
     if not isinstance(source, Mapping) or source.get("format") != RUN_CARD_FORMAT:
         raise ValueError(
-            f"This is not a fusion run card (expected format {RUN_CARD_FORMAT!r}): load the JSON or PNG "
-            "that a result of the Fusion tab came with."
+            Message(
+                "This is not a fusion run card (expected format {expected!r}): load the JSON or PNG that a result of "
+                "the Fusion tab came with.",
+                expected=RUN_CARD_FORMAT,
+            )
         )
     settings = source.get("settings")
     if not isinstance(settings, Mapping):
@@ -422,7 +440,7 @@ def reimagine(
     starting from the image), then compare: CLIP image-image and prompt-vs-new-caption similarity."""
     check_image(image)
     if mode not in ("txt2img", "img2img"):
-        raise ValueError(f"Unknown re-imagine mode {mode!r}; choose txt2img or img2img.")
+        raise ValueError(Message("Unknown re-imagine mode {mode!r}; choose txt2img or img2img.", mode=mode))
     caption = captioning.caption([image], cache=cache).captions[0][0]
     prompt = options.prompt.strip() or caption
     wanted = replace(options, prompt=prompt, init_image=image if mode == "img2img" else None)

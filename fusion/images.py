@@ -34,6 +34,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fusion.messages import Message
+
 DEFAULT_MAX_SIDE = 2048
 #: Memory one decode may take; the pixel cap of each mode follows from it (see the module docstring).
 DEFAULT_MAX_BYTES = 256 << 20
@@ -114,7 +116,7 @@ def load(
 ) -> DecodedImage:
     """Decode and normalise ``source``; raise :class:`ImageError` for anything that is not a usable image."""
     if source is None:
-        raise ImageError(f"No {what} was given: upload a picture (PNG, JPEG, WebP, ...).")
+        raise ImageError(Message("No {what} was given: upload a picture (PNG, JPEG, WebP, ...).", what=what))
     if isinstance(source, np.ndarray):
         notices: list[str] = []
         pixels = _normalise_array(source, what, notices)
@@ -123,7 +125,7 @@ def load(
     image = source if isinstance(source, Image.Image) else _open(source, what)
     width, height = image.size
     if width < 1 or height < 1:
-        raise ImageError(f"The {what} has no pixels ({width}x{height}): upload a real picture.")
+        raise ImageError(_no_pixels(what, width, height))
     notices = _format_notices(image)
     _draft(image, max_side)
     with DECODE_BUDGET.reserve(_decode_cost(image, max_side, max_bytes, what)):
@@ -134,8 +136,12 @@ def load(
             pixels, turned = _to_rgb(_reduce(image, max_side), notices)
         except (OSError, ValueError, SyntaxError) as error:
             raise ImageError(
-                f"The {what} file is damaged or truncated and could not be decoded ({error}). "
-                "Re-export it or try another file."
+                Message(
+                    "The {what} file is damaged or truncated and could not be decoded ({error}). Re-export it or try "
+                    "another file.",
+                    what=what,
+                    error=str(error),
+                )
             ) from None
     original_size = (height, width) if turned else (width, height)
     return _limit_size(pixels, original_size, notices, text, max_side)
@@ -145,11 +151,11 @@ def _open(source: str | os.PathLike | bytes | Mapping[str, Any], what: str) -> I
     if isinstance(source, Mapping):
         path = source.get("path")
         if not path:
-            raise ImageError(f"The {what} upload carried no file: upload it again.")
+            raise ImageError(Message("The {what} upload carried no file: upload it again.", what=what))
         source = path
     if isinstance(source, bytes):
         if not source:
-            raise ImageError(f"The {what} file is empty (0 bytes): upload a real picture.")
+            raise ImageError(Message("The {what} file is empty (0 bytes): upload a real picture.", what=what))
         stream: Any = io.BytesIO(source)
         name = "upload"
     elif isinstance(source, str | os.PathLike):
@@ -159,25 +165,40 @@ def _open(source: str | os.PathLike | bytes | Mapping[str, Any], what: str) -> I
         except (OSError, ValueError):  # a name too long for the file system, a NUL byte, no permission
             size = None
         if size is None:
-            raise ImageError(f"The {what} file was not found: upload it again.")
+            raise ImageError(Message("The {what} file was not found: upload it again.", what=what))
         if size == 0:
-            raise ImageError(f"The {what} file {path.name!r} is empty (0 bytes): upload a real picture.")
+            raise ImageError(
+                Message(
+                    "The {what} file {name!r} is empty (0 bytes): upload a real picture.", what=what, name=path.name
+                )
+            )
         stream = path
         name = path.name
     else:
         raise ImageError(
-            f"The {what} must be a file path, bytes, a PIL image or an array, not {type(source).__name__}."
+            Message(
+                "The {what} must be a file path, bytes, a PIL image or an array, not {kind}.",
+                what=what,
+                kind=type(source).__name__,
+            )
         )
     try:
         image = Image.open(stream)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(
-            f"The {what} {name!r} declares far too many pixels to decode safely (a guard against "
-            "decompression bombs): downscale it first."
+            Message(
+                "The {what} {name!r} declares far too many pixels to decode safely (a guard against decompression "
+                "bombs): downscale it first.",
+                what=what,
+                name=name,
+            )
         ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise ImageError(
-            f"{name!r} is not an image this app can read. Upload a PNG, JPEG, WebP, BMP, GIF or TIFF file."
+            Message(
+                "{name!r} is not an image this app can read. Upload a PNG, JPEG, WebP, BMP, GIF or TIFF file.",
+                name=name,
+            )
         ) from None
     return image
 
@@ -222,8 +243,15 @@ def _decode_cost(image: Image.Image, max_side: int, max_bytes: int, what: str) -
     cost += math.ceil(width / factor) * math.ceil(height / factor) * WORKING_BYTES_PER_PIXEL
     if cost > max_bytes:
         raise ImageError(
-            f"The {what} is {width}x{height} pixels: decoding it would take about {cost >> 20} MB, more than the "
-            f"{max_bytes >> 20} MB this app allows for one image. Downscale it first (a JPEG of any size works)."
+            Message(
+                "The {what} is {width}x{height} pixels: decoding it would take about {needed} MB, more than the "
+                "{allowed} MB this app allows for one image. Downscale it first (a JPEG of any size works).",
+                what=what,
+                width=width,
+                height=height,
+                needed=cost >> 20,
+                allowed=max_bytes >> 20,
+            )
         )
     return cost
 
@@ -278,10 +306,14 @@ def _normalise_array(array: np.ndarray, what: str, notices: list[str]) -> np.nda
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise ImageError(
-            f"The {what} has shape {array.shape}; expected (height, width), (height, width, 3) or (height, width, 4)."
+            Message(
+                "The {what} has shape {shape}; expected (height, width), (height, width, 3) or (height, width, 4).",
+                what=what,
+                shape=array.shape,
+            )
         )
     if array.shape[0] < 1 or array.shape[1] < 1:
-        raise ImageError(f"The {what} has no pixels ({array.shape[1]}x{array.shape[0]}): upload a real picture.")
+        raise ImageError(_no_pixels(what, array.shape[1], array.shape[0]))
     array = _to_uint8(array, notices)
     if array.ndim == 2:
         array = cv2.cvtColor(array, cv2.COLOR_GRAY2RGB)
@@ -309,7 +341,17 @@ def _to_uint8(array: np.ndarray, notices: list[str]) -> np.ndarray:
             scaled = np.clip(array, 0, 65535).astype(np.uint32) // 257
             return scaled.astype(np.uint8)
         return np.clip(array, 0, 255).astype(np.uint8)
-    raise ImageError(f"Pixels of type {array.dtype} are not supported: use 8- or 16-bit integers or floats.")
+    raise ImageError(
+        Message(
+            "Pixels of type {dtype} are not supported: use 8- or 16-bit integers or floats.", dtype=str(array.dtype)
+        )
+    )
+
+
+def _no_pixels(what: str, width: int, height: int) -> Message:
+    return Message(
+        "The {what} has no pixels ({width}x{height}): upload a real picture.", what=what, width=width, height=height
+    )
 
 
 def _limit_size(
@@ -323,5 +365,14 @@ def _limit_size(
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         if (pixels.shape[1], pixels.shape[0]) != size:
             pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-        notices.append(f"Downscaled from {width}x{height} to {size[0]}x{size[1]} (the limit is {max_side} px).")
+        notices.append(
+            Message(
+                "Downscaled from {width}x{height} to {new_width}x{new_height} (the limit is {max_side} px).",
+                width=width,
+                height=height,
+                new_width=size[0],
+                new_height=size[1],
+                max_side=max_side,
+            )
+        )
     return DecodedImage(pixels=pixels, original_size=(width, height), notices=tuple(notices), text=dict(text))

@@ -10,24 +10,46 @@ from __future__ import annotations
 import math
 from typing import Any, TypeVar
 
+from fusion.messages import Message
+
 N = TypeVar("N", int, float)
 
 
 def finite_number(value: Any, what: str, *, parameter: str | None = None) -> float:
     """``value`` as a finite float; strings like ``"7.5"`` are accepted, ``nan``, ``inf``, booleans and words are
     not. ``parameter`` names the API parameter in the message, for a field whose label is not its name."""
-    where = "" if parameter is None else f" (parameter {parameter})"
     if isinstance(value, bool):
-        raise ValueError(f"{what} must be a number, got {value!r}{where}.")
+        raise ValueError(_not_a_number(value, what, parameter))
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}{where}.") from None
+        raise ValueError(_not_a_number(value, what, parameter)) from None
     except OverflowError:  # an integer beyond float's range
-        raise ValueError(f"{what} must be a finite number, got one beyond ±1e308{where}.") from None
+        if parameter is None:
+            raise ValueError(Message("{what} must be a finite number, got one beyond ±1e308.", what=what)) from None
+        raise ValueError(
+            Message(
+                "{what} must be a finite number, got one beyond ±1e308 (parameter {name}).", what=what, name=parameter
+            )
+        ) from None
     if not math.isfinite(number):
-        raise ValueError(f"{what} must be a finite number, got {value!r}{where}.")
+        if parameter is None:
+            raise ValueError(Message("{what} must be a finite number, got {value!r}.", what=what, value=value))
+        raise ValueError(
+            Message(
+                "{what} must be a finite number, got {value!r} (parameter {name}).",
+                what=what,
+                value=value,
+                name=parameter,
+            )
+        )
     return number
+
+
+def _not_a_number(value: Any, what: str, parameter: str | None) -> Message:
+    if parameter is None:
+        return Message("{what} must be a number, got {value!r}.", what=what, value=value)
+    return Message("{what} must be a number, got {value!r} (parameter {name}).", what=what, value=value, name=parameter)
 
 
 def optional_number(value: Any, what: str) -> float | None:
@@ -58,7 +80,16 @@ def clamped(value: N, low: N, high: N, what: str, notices: list[str]) -> N:
     """``value`` brought into ``[low, high]``, with a notice when it had to move."""
     inside = min(max(value, low), high)
     if inside != value:
-        notices.append(f"{what} {value:g} is outside {low:g}-{high:g}; using {inside:g}.")
+        notices.append(
+            Message(
+                "{what} {value:g} is outside {low:g}-{high:g}; using {used:g}.",
+                what=what,
+                value=value,
+                low=low,
+                high=high,
+                used=inside,
+            )
+        )
     return inside
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fusion import acceleration
+from fusion.messages import Message
 
 if TYPE_CHECKING:
     import torch
@@ -267,4 +268,6 @@ def get_spec(key: str) -> ModelSpec:
     try:
         return REGISTRY[key]
     except KeyError:
-        raise ValueError(f"Unknown model {key!r}; known models: {', '.join(REGISTRY)}") from None
+        raise ValueError(
+            Message("Unknown model {key!r}; known models: {choices}", key=key, choices=", ".join(REGISTRY))
+        ) from None

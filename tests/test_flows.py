@@ -213,7 +213,7 @@ def test_report_through_the_api_matches_the_task_function(client, tiny_cache) ->
 
 
 def test_every_panel_has_its_send_to_buttons(client) -> None:
-    from fusion.i18n import english
+    from fusion.ui.i18n import english
 
     buttons = [english(c["props"].get("value")) for c in client.config["components"] if c["type"] == "button"]
     for label, count in {

@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import pickle
 
-from fusion.i18n import CHINESE, ENGLISH, translate
 from fusion.messages import Lines, Message
+from fusion.ui.i18n import ENGLISH, translate
+
+CHINESE = "zh-CN"
 
 
 def test_a_message_reads_as_its_english_text_and_keeps_how_it_was_made() -> None:

@@ -32,6 +32,7 @@ from xgrammar.contrib.hf import LogitsProcessor
 from xgrammar.structural_tag import AnyTextFormat, OrFormat, RegexFormat, StructuralTag
 
 from fusion.captioning import _seeded
+from fusion.messages import Message
 
 if TYPE_CHECKING:
     from fusion.agent.tools import Tool
@@ -146,8 +147,11 @@ def call_format(model_type: str) -> str:
     """xgrammar's name for the family's tool-call format; other families are refused before any work."""
     if model_type not in CALL_FORMATS:
         raise ValueError(
-            f"The Ask assistant must be a Qwen2.5 or Qwen3 instruct model, not a {model_type} model: "
-            "set FUSION_ASSISTANT_MODEL to one."
+            Message(
+                "The Ask assistant must be a Qwen2.5 or Qwen3 instruct model, not a {model_type} model: set "
+                "FUSION_ASSISTANT_MODEL to one.",
+                model_type=model_type,
+            )
         )
     return CALL_FORMATS[model_type]
 

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from fusion import images
+from fusion.messages import Message
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 #: Limits on what a user's zip may unpack to (a guard against zip bombs and accidental huge uploads).
@@ -88,14 +89,23 @@ def load_image_folder(
     folders = _class_folders(root) if root.is_dir() else []
     if not folders:
         raise ValueError(
-            f"{root} has no class folders: an ImageFolder dataset is ROOT/<label>/<images>, for example "
-            "ROOT/cat/1.png and ROOT/dog/2.png (or ROOT/train/... plus ROOT/test/...)."
+            Message(
+                "{root} has no class folders: an ImageFolder dataset is ROOT/<label>/<images>, for example "
+                "ROOT/cat/1.png and ROOT/dog/2.png (or ROOT/train/... plus ROOT/test/...).",
+                root=str(root),
+            )
         )
     found = {label_from_folder(folder.name): folder for folder in folders}
     order = tuple(labels) if labels is not None else tuple(found)
     missing = [label for label in found if label not in order]
     if missing:
-        raise ValueError(f"{root} has classes the training split lacks: {', '.join(missing[:10])}.")
+        raise ValueError(
+            Message(
+                "{root} has classes the training split lacks: {classes}.",
+                root=str(root),
+                classes=", ".join(missing[:10]),
+            )
+        )
     pictures: list[np.ndarray] = []
     targets: list[int] = []
     skipped: list[str] = []
@@ -117,12 +127,22 @@ def load_image_folder(
     notices = []
     if skipped:
         notices.append(
-            f"Skipped {len(skipped)} file(s) that are not readable images: {', '.join(skipped[:5])}"
+            Message(
+                "Skipped {count} file(s) that are not readable images: {names}",
+                count=len(skipped),
+                names=", ".join(skipped[:5]),
+            )
         )
     if max_images is not None and candidates - len(skipped) > len(pictures):
-        notices.append(f"Used the first {len(pictures)} of the {candidates} images; the rest were not read.")
+        notices.append(
+            Message(
+                "Used the first {used} of the {count} images; the rest were not read.",
+                used=len(pictures),
+                count=candidates,
+            )
+        )
     if not pictures:
-        raise ValueError(f"No readable images were found in the class folders of {root}.")
+        raise ValueError(Message("No readable images were found in the class folders of {root}.", root=str(root)))
     return LabelledImages(tuple(pictures), np.asarray(targets, np.intp), order, tuple(notices))
 
 
@@ -149,8 +169,11 @@ def unpack_zip(archive: str | Path, destination: Path) -> Path:
             members = [info for info in bundle.infolist() if not info.is_dir()]
             if len(members) > MAX_ZIP_FILES or sum(info.file_size for info in members) > MAX_ZIP_BYTES:
                 raise ValueError(
-                    f"The zip holds more than {MAX_ZIP_FILES} files or {MAX_ZIP_BYTES >> 20} MB; "
-                    "upload a smaller set of examples."
+                    Message(
+                        "The zip holds more than {files} files or {megabytes} MB; upload a smaller set of examples.",
+                        files=MAX_ZIP_FILES,
+                        megabytes=MAX_ZIP_BYTES >> 20,
+                    )
                 )
             for info in members:
                 parts = PurePosixPath(info.filename.replace("\\", "/")).parts
@@ -161,7 +184,9 @@ def unpack_zip(archive: str | Path, destination: Path) -> Path:
                 with bundle.open(info) as source, target.open("wb") as sink:
                     shutil.copyfileobj(source, sink)
     except (zipfile.BadZipFile, OSError) as error:
-        raise ValueError(f"The examples file is not a readable zip archive ({error}).") from None
+        raise ValueError(
+            Message("The examples file is not a readable zip archive ({error}).", error=str(error))
+        ) from None
     root = destination
     while True:
         entries = [path for path in root.iterdir() if not path.name.startswith(".")]
@@ -274,5 +299,9 @@ def offline_dataset(name: str) -> Split:
         return OFFLINE_DATASETS[name]()
     except KeyError:
         raise ValueError(
-            f"Unknown offline dataset {name!r}; choose one of {', '.join(OFFLINE_DATASETS)}."
+            Message(
+                "Unknown offline dataset {name!r}; choose one of {choices}.",
+                name=name,
+                choices=", ".join(OFFLINE_DATASETS),
+            )
         ) from None

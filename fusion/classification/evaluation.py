@@ -31,6 +31,7 @@ from fusion.classification.head import (
 )
 from fusion.classification.hybrid import HeadOptions, clip_prior, extract_features
 from fusion.features import PlotData
+from fusion.messages import Message
 
 HEADS = ("classical", "zero-shot", "linear probe", "fused")
 CLIP_HEADS = ("zero-shot", "linear probe", "fused")
@@ -150,9 +151,13 @@ def _predictors(
     notices = []
     for name in heads:
         if name not in HEADS:
-            raise ValueError(f"Unknown head {name!r}; choose from {', '.join(HEADS)}.")
+            raise ValueError(Message(
+                "Unknown head {name!r}; choose from {choices}.",
+                name=name,
+                choices=", ".join(HEADS),
+            ))
         if name in CLIP_HEADS and prior is None:
-            notices.append(f"Skipped {name}: it needs CLIP.")
+            notices.append(Message("Skipped {name}: it needs CLIP.", name=name))
             continue
         if name == "classical":
             if not handcrafted:
@@ -246,7 +251,9 @@ def cross_validate(
     used = max(2, min(folds, smallest))
     notices = list(dataset.notices)
     if used < folds:
-        notices.append(f"Used {used} folds: the smallest label has only {smallest} examples.")
+        notices.append(
+            Message("Used {used} folds: the smallest label has only {smallest} examples.", used=used, smallest=smallest)
+        )
     folds = used
     matrix, prior = _features_and_prior(dataset.images, dataset.labels, heads, options, cache)
     predictors, skipped = _predictors(heads, options, prior, dataset.labels)

@@ -38,6 +38,7 @@ from safetensors.numpy import load_file, save_file
 from scipy.optimize import minimize
 
 from fusion.classification.labels import DEFAULT_TEMPLATES
+from fusion.messages import Message
 
 HANDCRAFTED_FAMILIES = ("hog", "lbp", "color", "edges")
 CLIP_FAMILY = "clip"
@@ -64,7 +65,12 @@ class FeatureWeights:
             value = getattr(self, family)
             if not (isinstance(value, int | float) and math.isfinite(value) and 0 <= value <= MAX_WEIGHT):
                 raise ValueError(
-                    f"The {family} weight must be a number from 0 to {MAX_WEIGHT:g}, got {value!r}."
+                    Message(
+                        "The {family} weight must be a number from 0 to {maximum:g}, got {value!r}.",
+                        family=family,
+                        maximum=MAX_WEIGHT,
+                        value=value,
+                    )
                 )
         if not self.active:
             raise ValueError(
@@ -159,16 +165,25 @@ class HybridHead:
             else:
                 if values.shape[1] != self.family_sizes[family]:
                     raise ValueError(
-                        f"This head expects {self.family_sizes[family]} {family} values but the features "
-                        f"have {values.shape[1]}; it was trained with other feature settings: train it again."
+                        Message(
+                            "This head expects {expected} {family} values but the features have {got}; it was trained "
+                            "with other feature settings: train it again.",
+                            expected=self.family_sizes[family],
+                            family=family,
+                            got=values.shape[1],
+                        )
                     )
                 values = (values - self.centres[family]) / self.scales[family]
             parts.append(self.weights.of(family) * values)
         fused = np.concatenate(parts, axis=1)
         if fused.shape[1] != self.coef.shape[1]:
             raise ValueError(
-                f"This head expects {self.coef.shape[1]} feature values but got {fused.shape[1]}; the CLIP "
-                "model differs from the one it was trained with: train it again."
+                Message(
+                    "This head expects {expected} feature values but got {got}; the CLIP model differs from the one it "
+                    "was trained with: train it again.",
+                    expected=self.coef.shape[1],
+                    got=fused.shape[1],
+                )
             )
         return fused
 
@@ -246,11 +261,14 @@ class HybridHead:
             )
         except (SafetensorError, OSError, KeyError, TypeError, ValueError):
             raise ValueError(
-                f"{name!r} is not a classifier head saved by this app (a .safetensors file from "
-                "'Download head'); train a head and download it again."
+                Message(
+                    "{name!r} is not a classifier head saved by this app (a .safetensors file from 'Download head'); "
+                    "train a head and download it again.",
+                    name=name,
+                )
             ) from None
         if head.coef.shape != (len(head.labels), max(columns.stop for columns in layout.values())):
-            raise ValueError(f"{name!r} is damaged: its weights do not match its labels and layout.")
+            raise ValueError(Message("{name!r} is damaged: its weights do not match its labels and layout.", name=name))
         return head
 
 
@@ -287,7 +305,7 @@ def fit_head(
     the CLIP model came from, taken from ``prior`` when there is one).
     """
     if not C > 0 or not math.isfinite(C):
-        raise ValueError(f"The regularisation C must be a positive number, got {C!r}.")
+        raise ValueError(Message("The regularisation C must be a positive number, got {value!r}.", value=C))
     targets = np.asarray(targets, dtype=np.intp)
     active = weights.active if len(features) else ((CLIP_FAMILY,) if weights.uses_clip else ())
     if not active or (not len(features) and prior is None):

@@ -26,6 +26,7 @@ from fusion.classification.head import (
     fit_head,
 )
 from fusion.classification.labels import DEFAULT_TEMPLATES
+from fusion.messages import Message
 
 #: Blend of the colour map over the picture in the heatmap.
 HEATMAP_ALPHA = 0.5
@@ -127,11 +128,16 @@ def train_head(
     without = [label for label, count in examples.counts().items() if count == 0]
     if without and not (weights.uses_clip and options.zero_shot_prior):
         raise ValueError(
-            f"These labels have no examples: {', '.join(without[:10])}. Add examples of them, or keep CLIP's "
-            "weight above 0 with the zero-shot start so CLIP's text embeddings stand in for them."
+            Message(
+                "These labels have no examples: {labels}. Add examples of them, or keep CLIP's weight above 0 with the "
+                "zero-shot start so CLIP's text embeddings stand in for them.",
+                labels=", ".join(without[:10]),
+            )
         )
     if without:
-        notices.append(f"No examples yet for {', '.join(without[:10])}: CLIP's zero-shot prior stands in.")
+        notices.append(
+            Message("No examples yet for {labels}: CLIP's zero-shot prior stands in.", labels=", ".join(without[:10]))
+        )
     started = time.perf_counter()
     matrix = (
         extract_features(
@@ -198,8 +204,13 @@ def check_model(head: HybridHead, *, cache: ModelCache) -> None:
     current = clip_model_id(head.model_key, cache=cache)
     if head.model_id != current:
         raise ValueError(
-            f"This head was trained on features of {head.model_id!r}, but {head.model_key!r} is now "
-            f"{current!r}: train it again with this model."
+            Message(
+                "This head was trained on features of {model_id!r}, but {key!r} is now {current!r}: train it again "
+                "with this model.",
+                model_id=head.model_id,
+                key=head.model_key,
+                current=current,
+            )
         )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from fusion.messages import Message
+
 #: Enough for ImageNet's 1,000 classes; beyond that a request is almost certainly a paste by mistake.
 MAX_LABELS = 1000
 #: Characters of label text read at all: far more than MAX_LABELS labels of sensible length.
@@ -42,8 +44,11 @@ def parse_labels(
     """
     if isinstance(text, str) and len(text) > MAX_LABELS_TEXT:
         raise ValueError(
-            f"The labels are {len(text):,} characters long; at most {MAX_LABELS_TEXT:,} are read. "
-            "Type fewer or shorter labels."
+            Message(
+                "The labels are {length:,} characters long; at most {limit:,} are read. Type fewer or shorter labels.",
+                length=len(text),
+                limit=MAX_LABELS_TEXT,
+            )
         )
     if text is None or isinstance(text, str):
         split = _SEPARATORS.split(text or "")
@@ -51,7 +56,7 @@ def parse_labels(
         split = text
     else:
         raise ValueError(
-            f"Labels must be text (for example: cat, dog, car) or a list, not {type(text).__name__}."
+            Message("Labels must be text (for example: cat, dog, car) or a list, not {kind}.", kind=type(text).__name__)
         )
     pieces = [_SPACES.sub(" ", str(piece)).strip() for piece in split]
     pieces = [piece for piece in pieces if piece]
@@ -63,8 +68,12 @@ def parse_labels(
     long_ones = [piece for piece in pieces if len(piece) > max_length]
     if long_ones:
         notices.append(
-            f"{len(long_ones)} label(s) longer than {max_length} characters were shortened "
-            f"(for example {long_ones[0][:40]!r}...)."
+            Message(
+                "{count} label(s) longer than {limit} characters were shortened (for example {example!r}...).",
+                count=len(long_ones),
+                limit=max_length,
+                example=long_ones[0][:40],
+            )
         )
         pieces = [piece[:max_length].rstrip() for piece in pieces]
     labels: dict[str, str] = {}
@@ -75,14 +84,16 @@ def parse_labels(
         else:
             labels[piece.casefold()] = piece
     if duplicates:
-        shown = ", ".join(repr(label) for label in duplicates[:5])
-        notices.append(
-            f"Removed {len(duplicates)} duplicate label(s): {shown}{'...' if len(duplicates) > 5 else ''}"
-        )
+        shown = ", ".join(repr(label) for label in duplicates[:5]) + ("..." if len(duplicates) > 5 else "")
+        notices.append(Message("Removed {count} duplicate label(s): {labels}", count=len(duplicates), labels=shown))
     if len(labels) > max_labels:
         raise ValueError(
-            f"{len(labels)} labels were given; at most {max_labels} can be scored at once. "
-            "Remove some labels or split them over several requests."
+            Message(
+                "{count} labels were given; at most {limit} can be scored at once. Remove some labels or split them "
+                "over several requests.",
+                count=len(labels),
+                limit=max_labels,
+            )
         )
     return tuple(labels.values()), tuple(notices)
 
@@ -96,15 +107,24 @@ def parse_templates(text: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]
     for line in lines:
         if line.count(PLACEHOLDER) != 1:
             raise ValueError(
-                f"The prompt template {line[:60]!r} must contain exactly one {{}} where the label goes, "
-                "for example: a photo of a {}."
+                Message(
+                    "The prompt template {template!r} must contain exactly one {{}} where the label goes, for example: "
+                    "a photo of a {{}}.",
+                    template=line[:60],
+                )
             )
         if len(line) > MAX_TEMPLATE_LENGTH:
             raise ValueError(
-                f"Prompt templates are limited to {MAX_TEMPLATE_LENGTH} characters; shorten {line[:40]!r}..."
+                Message(
+                    "Prompt templates are limited to {limit} characters; shorten {template!r}...",
+                    limit=MAX_TEMPLATE_LENGTH,
+                    template=line[:40],
+                )
             )
     if len(lines) > MAX_TEMPLATES:
-        raise ValueError(f"{len(lines)} prompt templates were given; use at most {MAX_TEMPLATES}.")
+        raise ValueError(
+            Message("{count} prompt templates were given; use at most {limit}.", count=len(lines), limit=MAX_TEMPLATES)
+        )
     return tuple(lines), ()
 
 

@@ -27,6 +27,7 @@ from fusion.cache import ModelCache
 from fusion.classification import embeddings
 from fusion.classification.labels import DEFAULT_TEMPLATES, parse_labels
 from fusion.features.core import check_image
+from fusion.messages import Message
 
 ScoreMode = Literal["softmax", "independent"]
 SCORE_MODES: tuple[ScoreMode, ...] = ("softmax", "independent")
@@ -46,13 +47,21 @@ class ZeroShotOptions:
 
     def __post_init__(self) -> None:
         if self.mode not in SCORE_MODES:
-            raise ValueError(f"Unknown scoring mode {self.mode!r}; choose one of {', '.join(SCORE_MODES)}.")
+            raise ValueError(
+                Message(
+                    "Unknown scoring mode {mode!r}; choose one of {choices}.",
+                    mode=self.mode,
+                    choices=", ".join(SCORE_MODES),
+                )
+            )
         if not self.templates:
             raise ValueError("Give at least one prompt template, for example: a photo of a {}.")
         if not isinstance(self.threshold, numbers.Real):
-            raise ValueError(f"The threshold must be a number between 0 and 1, got {self.threshold!r}.")
+            raise ValueError(
+                Message("The threshold must be a number between 0 and 1, got {value!r}.", value=self.threshold)
+            )
         if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"The threshold must lie between 0 and 1, got {self.threshold}.")
+            raise ValueError(Message("The threshold must lie between 0 and 1, got {value}.", value=self.threshold))
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,9 @@ def zero_shot(
     with_none = options.include_none and mode == "softmax"
     if with_none and NONE_LABEL in (label.casefold() for label in parsed):
         with_none = False
-        notes.append(f"{NONE_LABEL!r} is already one of your labels, so it was not added a second time.")
+        notes.append(
+            Message("{label!r} is already one of your labels, so it was not added a second time.", label=NONE_LABEL)
+        )
     with cache.use(options.model_key) as bundle:
         image_embedding, label_embedding, neutral, scale = cache.run(
             lambda: (

@@ -15,6 +15,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from fusion.messages import Message
+
 ParamValue = int | float | bool | str
 Stats = dict[str, int | float | str]
 
@@ -59,7 +61,7 @@ class PlotData:
         lengths = {len(values) for values in self.series.values()}
         if self.kind not in ("line", "bar") or len(lengths) != 1:
             raise ValueError(
-                f"PlotData needs kind 'line' or 'bar' and equal-length series, got {self.kind!r}"
+                Message("PlotData needs kind 'line' or 'bar' and equal-length series, got {kind!r}", kind=self.kind)
             )
         if self.x is not None and len(self.x) not in lengths:
             raise ValueError("PlotData.x must have one value per series point")
@@ -141,12 +143,21 @@ def check_image(image: object, what: str = "image") -> None:
     """Reject anything but a non-empty RGB uint8 (H, W, 3) array with a message saying how to fix it."""
     if not isinstance(image, np.ndarray):
         raise ValueError(
-            f"The {what} must be a numpy array, got {type(image).__name__}; upload an image first."
+            Message(
+                "The {what} must be a numpy array, got {kind}; upload an image first.",
+                what=what,
+                kind=type(image).__name__,
+            )
         )
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
         raise ValueError(
-            f"The {what} must be a non-empty RGB uint8 array of shape (H, W, 3), got dtype {image.dtype} "
-            f"and shape {image.shape}; convert it with the image loader before running an operation."
+            Message(
+                "The {what} must be a non-empty RGB uint8 array of shape (H, W, 3), got dtype {dtype} and shape "
+                "{shape}; convert it with the image loader before running an operation.",
+                what=what,
+                dtype=str(image.dtype),
+                shape=image.shape,
+            )
         )
 
 
@@ -164,8 +175,15 @@ def image_operation(function: Callable[..., FeatureResult]) -> Callable[..., Fea
         except cv2.error as error:
             height, width = image.shape[:2]
             raise ValueError(
-                f"{function.__name__} failed on this {width}x{height} image: OpenCV reported "
-                f"'{error.err}' in {error.func or 'a filter'}. Try a larger image or smaller parameters."
+                Message(
+                    "{name} failed on this {width}x{height} image: OpenCV reported '{error}' in {where}. Try a larger "
+                    "image or smaller parameters.",
+                    name=function.__name__,
+                    width=width,
+                    height=height,
+                    error=error.err,
+                    where=error.func or "a filter",
+                )
             ) from error
 
     return wrapper

@@ -18,6 +18,7 @@ from fusion.features.core import (
     operation,
     to_gray,
 )
+from fusion.messages import Message
 
 FAST_TYPES = {
     "9/16": cv2.FAST_FEATURE_DETECTOR_TYPE_9_16,
@@ -40,8 +41,15 @@ def orb_detector(
     needed = math.floor(0.5 * scale_factor ** (n_levels - 1)) + 1
     if min(shape[:2]) < needed:
         raise ValueError(
-            f"ORB with {n_levels} pyramid levels at scale {scale_factor:g} needs images of at least "
-            f"{needed} pixels on each side, got {shape[1]}x{shape[0]}; use a larger image or fewer levels."
+            Message(
+                "ORB with {levels} pyramid levels at scale {scale:g} needs images of at least {needed} pixels on each "
+                "side, got {width}x{height}; use a larger image or fewer levels.",
+                levels=n_levels,
+                scale=scale_factor,
+                needed=needed,
+                width=shape[1],
+                height=shape[0],
+            )
         )
     return cv2.ORB_create(n_features, scale_factor, n_levels, fastThreshold=fast_threshold)
 

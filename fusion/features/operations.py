@@ -15,6 +15,7 @@ import numpy as np
 
 from fusion.features import colour, edges, keypoints, matching, preprocess, texture, threshold
 from fusion.features.core import FeatureResult, Operation, ParamSpec, ParamValue
+from fusion.messages import Message
 from fusion.numbers import finite_number, shown
 
 #: Every operation, in the dropdown's order: each module of an operation group declares its own (``OPERATIONS``
@@ -31,7 +32,7 @@ def coerce_param(spec: ParamSpec, value: object) -> ParamValue:
 
     Integer specs with a step above 1 only accept minimum + n x step (step 2 from an odd minimum: odd sizes).
     """
-    where = f"(parameter {spec.name})"
+    what, name = spec.label, spec.name
     if spec.kind == "choice":
         text = (
             str(value).strip().lower()
@@ -41,30 +42,73 @@ def coerce_param(spec: ParamSpec, value: object) -> ParamValue:
         for choice in spec.choices:
             if text == choice.lower():
                 return choice
-        raise ValueError(f"{spec.label} must be one of {', '.join(spec.choices)}, got {value!r} {where}.")
+        raise ValueError(
+            Message(
+                "{what} must be one of {choices}, got {value!r} (parameter {name}).",
+                what=what,
+                choices=", ".join(spec.choices),
+                value=value,
+                name=name,
+            )
+        )
     if spec.kind == "bool":
         if isinstance(value, bool | np.bool_) or (isinstance(value, int | np.integer) and value in (0, 1)):
             return bool(value)
-        raise ValueError(f"{spec.label} must be true or false, got {value!r} {where}.")
+        raise ValueError(
+            Message(
+                "{what} must be true or false, got {value!r} (parameter {name}).",
+                what=what,
+                value=value,
+                name=name,
+            )
+        )
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{spec.label} must be a number, got {value!r} {where}.")
-    number: int | float = finite_number(value, spec.label, parameter=spec.name)
+        raise ValueError(
+            Message("{what} must be a number, got {value!r} (parameter {name}).", what=what, value=value, name=name)
+        )
+    number: int | float = finite_number(value, what, parameter=name)
     if spec.kind == "int":
         if not number.is_integer():
-            raise ValueError(f"{spec.label} must be a whole number, got {value!r} {where}.")
+            raise ValueError(
+                Message(
+                    "{what} must be a whole number, got {value!r} (parameter {name}).",
+                    what=what,
+                    value=value,
+                    name=name,
+                )
+            )
         number = int(value)
     if not spec.minimum <= number <= spec.maximum:
         raise ValueError(
-            f"{spec.label} must be between {shown(spec.minimum)} and {shown(spec.maximum)}, "
-            f"got {shown(number)} {where}."
+            Message(
+                "{what} must be between {low} and {high}, got {value} (parameter {name}).",
+                what=what,
+                low=shown(spec.minimum),
+                high=shown(spec.maximum),
+                value=shown(number),
+                name=name,
+            )
         )
     if spec.kind == "int" and spec.step > 1 and (number - spec.minimum) % spec.step:
-        allowed = (
-            "an odd number"
-            if spec.step == 2 and spec.minimum % 2 == 1
-            else f"{spec.minimum} + n x {spec.step}"
+        if spec.step == 2 and spec.minimum % 2 == 1:
+            raise ValueError(
+                Message(
+                    "{what} must be an odd number, got {value} (parameter {name}).",
+                    what=what,
+                    value=number,
+                    name=name,
+                )
+            )
+        raise ValueError(
+            Message(
+                "{what} must be {start} + n x {step}, got {value} (parameter {name}).",
+                what=what,
+                start=spec.minimum,
+                step=spec.step,
+                value=number,
+                name=name,
+            )
         )
-        raise ValueError(f"{spec.label} must be {allowed}, got {number} {where}.")
     return number
 
 
@@ -73,7 +117,9 @@ def get_operation(name: str) -> Operation:
     try:
         return OPERATIONS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"Unknown operation {name!r}; choose one of: {', '.join(OPERATIONS)}.") from None
+        raise ValueError(
+            Message("Unknown operation {name!r}; choose one of: {choices}.", name=name, choices=", ".join(OPERATIONS))
+        ) from None
 
 
 def validate_params(operation: str, params: Mapping[str, object]) -> dict[str, ParamValue]:
@@ -84,7 +130,12 @@ def validate_params(operation: str, params: Mapping[str, object]) -> dict[str, P
     if unknown:
         valid = ", ".join(spec.name for spec in specs) or "none"
         raise ValueError(
-            f"Unknown parameter(s) {', '.join(unknown)} for {operation!r}; valid parameters: {valid}."
+            Message(
+                "Unknown parameter(s) {names} for {operation!r}; valid parameters: {valid}.",
+                names=", ".join(unknown),
+                operation=operation,
+                valid=valid,
+            )
         )
     return {
         spec.name: coerce_param(spec, params[spec.name]) if spec.name in params else spec.default

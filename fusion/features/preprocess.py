@@ -18,6 +18,7 @@ from fusion.features.core import (
     operation,
     to_gray,
 )
+from fusion.messages import Message
 
 INTERPOLATIONS = {
     "area": cv2.INTER_AREA,
@@ -55,8 +56,13 @@ def resize(
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     if max(size) > MAX_RESIZE_SIDE:
         raise ValueError(
-            f"Resizing to {size[0]}x{size[1]} exceeds the {MAX_RESIZE_SIDE}-pixel limit; choose a smaller "
-            "scale factor or long side."
+            Message(
+                "Resizing to {width}x{height} exceeds the {limit}-pixel limit; choose a smaller scale factor or long "
+                "side.",
+                width=size[0],
+                height=size[1],
+                limit=MAX_RESIZE_SIDE,
+            )
         )
     resized = cv2.resize(image, size, interpolation=INTERPOLATIONS[interpolation])
     stats = {"width": size[0], "height": size[1], "original_width": width, "original_height": height}

@@ -21,6 +21,7 @@ from fusion.features.core import (
     to_gray,
     to_uint8,
 )
+from fusion.messages import Message
 
 HOG_BLOCK_NORMS = ("L2-Hys", "L2", "L1", "L1-sqrt")
 LBP_METHODS = ("uniform", "default", "ror", "var")
@@ -33,8 +34,15 @@ def check_hog_size(shape: tuple[int, ...], pixels_per_cell: int, cells_per_block
     needed = pixels_per_cell * cells_per_block
     if min(shape[:2]) < needed:
         raise ValueError(
-            f"HOG needs an image of at least {needed}x{needed} pixels for {pixels_per_cell}-pixel cells and "
-            f"{cells_per_block}-cell blocks, got {shape[1]}x{shape[0]}; use smaller cells or a larger image."
+            Message(
+                "HOG needs an image of at least {needed}x{needed} pixels for {cell}-pixel cells and {block}-cell "
+                "blocks, got {width}x{height}; use smaller cells or a larger image.",
+                needed=needed,
+                cell=pixels_per_cell,
+                block=cells_per_block,
+                width=shape[1],
+                height=shape[0],
+            )
         )
 
 

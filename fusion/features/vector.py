@@ -11,6 +11,7 @@ from skimage.feature import hog, local_binary_pattern
 
 from fusion.features.core import check_image, histogram, to_gray
 from fusion.features.edges import auto_canny_thresholds
+from fusion.messages import Message
 
 HOG_CELLS_PER_BLOCK = 2
 MIN_HOG_CELL = 4
@@ -89,16 +90,26 @@ def handcrafted_vector(
     not_positive = [f"{name} {value}" for name, value in counts.items() if value < 1]
     if not_positive or not lbp_radius > 0:
         raise ValueError(
-            "The handcrafted vector needs positive counts and a positive LBP radius, got "
-            f"{', '.join(not_positive) or f'lbp_radius {lbp_radius}'}."
+            Message(
+                "The handcrafted vector needs positive counts and a positive LBP radius, got {values}.",
+                values=", ".join(not_positive) or f"lbp_radius {lbp_radius}",
+            )
         )
     if hog_cells < HOG_CELLS_PER_BLOCK or size // hog_cells < MIN_HOG_CELL:
         raise ValueError(
-            f"The handcrafted vector needs size >= {MIN_HOG_CELL * max(hog_cells, HOG_CELLS_PER_BLOCK)} and "
-            f"hog_cells >= {HOG_CELLS_PER_BLOCK}, got size {size} and hog_cells {hog_cells}; raise size."
+            Message(
+                "The handcrafted vector needs size >= {minimum} and hog_cells >= {cells}, got size {size} and "
+                "hog_cells {hog_cells}; raise size.",
+                minimum=MIN_HOG_CELL * max(hog_cells, HOG_CELLS_PER_BLOCK),
+                cells=HOG_CELLS_PER_BLOCK,
+                size=size,
+                hog_cells=hog_cells,
+            )
         )
     if max(lbp_grid, edge_grid) > size:
-        raise ValueError(f"lbp_grid and edge_grid cannot exceed size {size} (one pixel per cell at least).")
+        raise ValueError(
+            Message("lbp_grid and edge_grid cannot exceed size {size} (one pixel per cell at least).", size=size)
+        )
     hog_pixels_per_cell = size // hog_cells
     small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     gray = to_gray(small)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from fusion.generation.schedulers import DEFAULT_SCHEDULER, check_scheduler
+from fusion.messages import Message
 from fusion.numbers import (
     clamped,
     finite_number,
@@ -121,7 +122,13 @@ def get_preset(model: str) -> ModelPreset:
     try:
         return MODELS[model]
     except KeyError:
-        raise ValueError(f"Unknown generation model {model!r}; choose one of: {', '.join(MODELS)}.") from None
+        raise ValueError(
+            Message(
+                "Unknown generation model {model!r}; choose one of: {choices}.",
+                model=model,
+                choices=", ".join(MODELS),
+            )
+        ) from None
 
 
 # ------------------------------------------------------------------------------------------------ raw values
@@ -161,7 +168,14 @@ def _model_default_if(value: Any, what: str, *, whole: bool) -> float | None:
     sentinel = MODEL_DEFAULT[what.lower()]
     number = optional_whole_number(value, what) if whole else optional_number(value, what)
     if number is not None and number < sentinel:
-        raise ValueError(f"{what} {number:g} is too low: {sentinel:g} means the model's default.")
+        raise ValueError(
+            Message(
+                "{what} {value:g} is too low: {sentinel:g} means the model's default.",
+                what=what,
+                value=number,
+                sentinel=sentinel,
+            )
+        )
     return None if number is None or number == sentinel else number
 
 
@@ -186,7 +200,13 @@ def check_options(options: GenerationOptions) -> tuple[GenerationOptions, tuple[
     negative_prompt = _text(options.negative_prompt, "negative prompt")
     scheduler = check_scheduler(options.scheduler)
     if options.decoder not in DECODERS:
-        raise ValueError(f"Unknown decoder {options.decoder!r}; choose one of: {', '.join(DECODERS)}.")
+        raise ValueError(
+            Message(
+                "Unknown decoder {decoder!r}; choose one of: {choices}.",
+                decoder=options.decoder,
+                choices=", ".join(DECODERS),
+            )
+        )
     steps = options.steps
     if steps is not None:
         steps = clamped(whole_number(steps, "Steps"), 1, preset.max_steps, "Steps", notices)
@@ -224,8 +244,13 @@ def _text(value: str | None, what: str) -> str:
     text = "" if value is None else str(value)
     if len(text) > MAX_PROMPT_CHARS:
         raise ValueError(
-            f"The {what} is {len(text):,} characters long; the text encoder reads only about 75 words "
-            f"(77 tokens). Shorten it to under {MAX_PROMPT_CHARS:,} characters."
+            Message(
+                "The {what} is {length:,} characters long; the text encoder reads only about 75 words (77 tokens). "
+                "Shorten it to under {limit:,} characters.",
+                what=what,
+                length=len(text),
+                limit=MAX_PROMPT_CHARS,
+            )
         )
     return text
 
@@ -233,8 +258,12 @@ def _text(value: str | None, what: str) -> str:
 def _check_init_image(image: np.ndarray) -> None:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
         raise ValueError(
-            f"The init image must be RGB uint8 of shape (height, width, 3), got {image.dtype} {image.shape}; "
-            "decode uploads with fusion.images.load."
+            Message(
+                "The init image must be RGB uint8 of shape (height, width, 3), got {dtype} {shape}; decode uploads "
+                "with fusion.images.load.",
+                dtype=str(image.dtype),
+                shape=image.shape,
+            )
         )
 
 
@@ -242,13 +271,21 @@ def _check_control_image(options: GenerationOptions) -> None:
     image = options.control_image
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
         raise ValueError(
-            f"The control image must be RGB uint8 of shape (height, width, 3), got {image.dtype} {image.shape}."
+            Message(
+                "The control image must be RGB uint8 of shape (height, width, 3), got {dtype} {shape}.",
+                dtype=str(image.dtype),
+                shape=image.shape,
+            )
         )
     if options.model != "sd15":
         raise ValueError("ControlNet-Canny is trained for Stable Diffusion 1.5: choose the sd15 model.")
     if not 0.0 <= finite_number(options.control_scale, "Control scale") <= CONTROL_SCALE_RANGE[1]:
         raise ValueError(
-            f"Control scale must lie between 0 and {CONTROL_SCALE_RANGE[1]:g}, got {options.control_scale!r}."
+            Message(
+                "Control scale must lie between 0 and {maximum:g}, got {value!r}.",
+                maximum=CONTROL_SCALE_RANGE[1],
+                value=options.control_scale,
+            )
         )
 
 
@@ -256,10 +293,17 @@ def _seed(seed: int, notices: list[str]) -> int:
     """-1 for any negative seed (random: drawn when the run resolves its options), else the seed modulo 2^32."""
     if seed < 0:
         if seed != -1:
-            notices.append(f"Seed {seed} is negative, which means random.")
+            notices.append(Message("Seed {seed} is negative, which means random.", seed=seed))
         return -1
     if seed >= SEED_LIMIT:
-        notices.append(f"Seed {seed} is above {SEED_LIMIT - 1}; using {seed % SEED_LIMIT} (the seed modulo 2^32).")
+        notices.append(
+            Message(
+                "Seed {seed} is above {maximum}; using {used} (the seed modulo 2^32).",
+                seed=seed,
+                maximum=SEED_LIMIT - 1,
+                used=seed % SEED_LIMIT,
+            )
+        )
     return seed % SEED_LIMIT
 
 
@@ -270,9 +314,26 @@ def _side(value: float, what: str, notices: list[str]) -> int:
     low, high = SIZE_RANGE
     if rounded != number:
         if low <= number <= high:
-            notices.append(f"{what} {number:g} is not a multiple of {SIZE_MULTIPLE}; using {rounded}.")
+            notices.append(
+                Message(
+                    "{what} {value:g} is not a multiple of {multiple}; using {used}.",
+                    what=what,
+                    value=number,
+                    multiple=SIZE_MULTIPLE,
+                    used=rounded,
+                )
+            )
         else:
-            notices.append(f"{what} {number:g} is outside {low}-{high}; using {rounded}.")
+            notices.append(
+                Message(
+                    "{what} {value:g} is outside {low}-{high}; using {used}.",
+                    what=what,
+                    value=number,
+                    low=low,
+                    high=high,
+                    used=rounded,
+                )
+            )
     return rounded
 
 
@@ -327,12 +388,22 @@ def _at_least_one_step(steps: int, strength: float, preset: ModelPreset, notices
         needed += 1
     if needed <= preset.max_steps:
         notices.append(
-            f"Strength {strength:g} x {steps} steps would not run a single denoising step; using {needed} steps."
+            Message(
+                "Strength {strength:g} x {steps} steps would not run a single denoising step; using {needed} steps.",
+                strength=strength,
+                steps=steps,
+                needed=needed,
+            )
         )
         return needed, strength
     raised = min(1.0, math.ceil(1000 / steps) / 1000)
     notices.append(
-        f"Strength {strength:g} x {steps} steps would not run a single denoising step; using strength {raised:g}."
+        Message(
+            "Strength {strength:g} x {steps} steps would not run a single denoising step; using strength {raised:g}.",
+            strength=strength,
+            steps=steps,
+            raised=raised,
+        )
     )
     return steps, raised
 
@@ -369,8 +440,14 @@ def prompt_notices(tokenizer: Any, options: GenerationOptions) -> tuple[str, ...
             dropped = tokenizer.decode(ids[limit - 1 : -1]).strip()
             shown = dropped if len(dropped) <= 80 else dropped[:77] + "..."
             notices.append(
-                f"The {what} is {len(ids)} tokens long but the text encoder reads {limit}, so it was "
-                f"truncated; ignored: {shown!r}."
+                Message(
+                    "The {what} is {length} tokens long but the text encoder reads {limit}, so it was truncated; "
+                    "ignored: {ignored!r}.",
+                    what=what,
+                    length=len(ids),
+                    limit=limit,
+                    ignored=shown,
+                )
             )
     if _has_non_latin_letters(options.prompt):
         notices.append(

@@ -33,6 +33,7 @@ from fusion.generation.parameters import PARAMETERS_CHUNK, format_parameters
 from fusion.generation.pipelines import CONTROLNET_KEY, borrow_pipeline, native_size
 from fusion.generation.safety import SAFETY_KEY, check_safety, withheld_image
 from fusion.generation.stopping import Stop, StopReason
+from fusion.messages import Message
 
 if TYPE_CHECKING:
     import torch
@@ -195,7 +196,15 @@ def _resize_notice(options: GenerationOptions, resolved: GenerationOptions) -> t
     height, width = options.init_image.shape[:2]
     if (width, height) == (resolved.width, resolved.height):
         return ()
-    return (f"The init image was resized from {width}x{height} to {resolved.width}x{resolved.height}.",)
+    return (
+        Message(
+            "The init image was resized from {width}x{height} to {new_width}x{new_height}.",
+            width=width,
+            height=height,
+            new_width=resolved.width,
+            new_height=resolved.height,
+        ),
+    )
 
 
 def _denoise_and_decode(
@@ -228,16 +237,31 @@ def _result(
         notices += ("Decoded with TAESD: fast preview quality, with less fine detail than the full VAE.",)
     if any(flags):
         notices += (
-            f"The safety checker flagged {sum(flags)} of {len(images)} image(s); they are shown blurred. "
-            "Try another prompt or seed.",
+            Message(
+                "The safety checker flagged {flagged} of {count} image(s); they are shown blurred. Try another prompt "
+                "or seed.",
+                flagged=sum(flags),
+                count=len(images),
+            ),
         )
     if watcher.stopped_by == "deadline":
         notices += (
-            f"Stopped after {watcher.steps_done} of {total} steps: the {options.deadline_s:g} s time limit "
-            "passed, so the image is unfinished. Use fewer steps, a smaller size or fewer images.",
+            Message(
+                "Stopped after {done} of {total} steps: the {limit:g} s time limit passed, so the image is unfinished. "
+                "Use fewer steps, a smaller size or fewer images.",
+                done=watcher.steps_done,
+                total=total,
+                limit=options.deadline_s,
+            ),
         )
     elif watcher.stopped_by == "cancel":
-        notices += (f"Stopped after {watcher.steps_done} of {total} steps, as asked; the image is unfinished.",)
+        notices += (
+            Message(
+                "Stopped after {done} of {total} steps, as asked; the image is unfinished.",
+                done=watcher.steps_done,
+                total=total,
+            ),
+        )
     parameters = tuple(format_parameters(options, seed) for seed in seeds)
     finished = []
     for image, text, flag in zip(images, parameters, flags, strict=True):

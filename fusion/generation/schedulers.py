@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fusion.messages import Message
+
 #: The scheduler option's value for "the model's own" (see ``ModelPreset.scheduler``).
 DEFAULT_SCHEDULER = "default"
 
@@ -24,7 +26,13 @@ def check_scheduler(name: str | None) -> str:
     """A known scheduler name or :data:`DEFAULT_SCHEDULER` (for an empty one), else a ValueError that lists them."""
     scheduler = name or DEFAULT_SCHEDULER
     if scheduler != DEFAULT_SCHEDULER and scheduler not in SCHEDULERS:
-        raise ValueError(f"Unknown scheduler {scheduler!r}; choose one of: {', '.join(SCHEDULERS)}.")
+        raise ValueError(
+            Message(
+                "Unknown scheduler {scheduler!r}; choose one of: {choices}.",
+                scheduler=scheduler,
+                choices=", ".join(SCHEDULERS),
+            )
+        )
     return scheduler
 
 

@@ -27,9 +27,10 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from fusion.config import Settings
-from fusion.i18n import request_language, translate
+from fusion.messages import Message
 from fusion.ratelimit import RateLimit, RateLimiter, client_id, window_seconds
 from fusion.ui.common import GPU_CONCURRENCY_ID
+from fusion.ui.i18n import request_language, translate
 from fusion.ui.requests import request_header
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,8 +38,8 @@ RATE_LIMITED = "fusion_rate_limited"
 LANE_FULL = "The app is busy: {count} requests are already waiting for the {lane}. Try again in a minute."
 CLIENT_FULL = "You already have {count} requests waiting here; wait for them to finish before sending more."
 LIMIT_REACHED = "Generation limit reached: {limit} per user. Try again in {wait}."
-#: Units for describing a window or a wait, largest first: (seconds, singular, plural).
-DURATION_UNITS = ((86400, "day", "days"), (3600, "hour", "hours"), (60, "minute", "minutes"), (1, "second", "seconds"))
+#: Units for describing a window or a wait, largest first: (seconds, name).
+DURATION_UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
 
 
 def rate_limited(fn: F) -> F:
@@ -115,16 +116,16 @@ class Door:
         ]
         joining = sum(count for (_client, joining_lane), count in self._joining.items() if joining_lane == lane)
         if len(waiting) + joining >= self.lane_size:
-            return LANE_FULL.format(count=len(waiting) + joining, lane="GPU" if lane == "gpu" else "CPU")
+            return Message(LANE_FULL, count=len(waiting) + joining, lane="GPU" if lane == "gpu" else "CPU")
         mine = self._joining[client, lane] + sum(
             1 for event in waiting if self.client(event.request, event.username) == client
         )
         if mine >= self.client_caps[lane]:
-            return CLIENT_FULL.format(count=mine)
+            return Message(CLIENT_FULL, count=mine)
         if self.limiter is not None and getattr(fn.fn, RATE_LIMITED, False):
             wait_s = self.limiter.acquire(client)
             if wait_s > 0:
-                return LIMIT_REACHED.format(limit=describe_limit(self.limiter.limit), wait=describe_wait(wait_s))
+                return Message(LIMIT_REACHED, limit=describe_limit(self.limiter.limit), wait=describe_wait(wait_s))
         return None
 
 
@@ -134,19 +135,32 @@ def _invalid(fn: Any, message: str) -> dict[str, Any]:
     return {"__type__": "validate", "is_valid": False, "message": message, "parameter_name": (names or ["input"])[0]}
 
 
-def describe_limit(limit: RateLimit) -> str:
+def describe_limit(limit: RateLimit) -> Message:
     """``10 per hour``, ``5 per 10 minutes``."""
     window_s = window_seconds(limit)
-    for seconds, singular, plural in DURATION_UNITS:
+    for seconds, unit in DURATION_UNITS:
         amount = window_s / seconds
         if amount >= 1 and amount == int(amount):
-            window = singular if amount == 1 else f"{int(amount)} {plural}"
-            return f"{limit.amount} per {window}"
-    return f"{limit.amount} per {window_s:g} seconds"
+            window = unit if amount == 1 else duration(int(amount), unit)
+            return Message("{count} per {window}", count=limit.amount, window=window)
+    return Message("{count} per {window:g} seconds", count=limit.amount, window=window_s)
 
 
-def describe_wait(seconds: float) -> str:
+def describe_wait(seconds: float) -> Message:
     """A wait rounded up (never too early): seconds below 90 s, minutes below 90 min, then hours."""
-    unit, singular, plural = next(units for units in DURATION_UNITS[1:] if seconds >= 1.5 * units[0] or units[0] == 1)
-    amount = max(1, math.ceil(seconds / unit))
-    return f"{amount} {singular if amount == 1 else plural}"
+    unit_s, unit = next(units for units in DURATION_UNITS[1:] if seconds >= 1.5 * units[0] or units[0] == 1)
+    return duration(max(1, math.ceil(seconds / unit_s)), unit)
+
+
+def duration(amount: int, unit: str) -> Message:
+    """``1 minute``, ``3 minutes``: a template for each unit and number, so that each language words them its way."""
+    one = amount == 1
+    match unit:
+        case "day":
+            return Message("{amount} day" if one else "{amount} days", amount=amount)
+        case "hour":
+            return Message("{amount} hour" if one else "{amount} hours", amount=amount)
+        case "minute":
+            return Message("{amount} minute" if one else "{amount} minutes", amount=amount)
+        case _:
+            return Message("{amount} second" if one else "{amount} seconds", amount=amount)

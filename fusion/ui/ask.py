@@ -24,7 +24,6 @@ from fusion.agent.loop import Answered, Conversation, Event, Planned, Ran, Stopp
 from fusion.config import Settings
 from fusion.generation import StopSignals
 from fusion.gpu import gpu_task
-from fusion.i18n import localized, plain_example_table, t
 from fusion.ui.admission import rate_limited
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
@@ -35,6 +34,7 @@ from fusion.ui.common import (
     wire_stop,
 )
 from fusion.ui.files import result_file
+from fusion.ui.i18n import localized, plain_example_table, t
 
 #: ``fusion.agent.ask`` bound to the tools and the cache: (conversation, message, image, cancel=...) -> events.
 AskFn = Callable[..., Iterator[Event]]

@@ -21,7 +21,6 @@ from PIL import Image
 from fusion.captioning import CAPTION_BOUNDS, AnswerResult, CaptionOptions, CaptionResult, require_question
 from fusion.config import Settings
 from fusion.gpu import gpu_task
-from fusion.i18n import t
 from fusion.images import ImageError
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
@@ -31,6 +30,7 @@ from fusion.ui.common import (
     reports_errors,
 )
 from fusion.ui.files import result_file
+from fusion.ui.i18n import t
 
 CaptionFn = Callable[[Sequence[np.ndarray], CaptionOptions], CaptionResult]
 AnswerFn = Callable[[np.ndarray, str], AnswerResult]

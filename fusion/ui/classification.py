@@ -35,7 +35,6 @@ from fusion.classification.zeroshot import ZeroShotOptions, ZeroShotResult
 from fusion.config import Settings
 from fusion.features import PlotData
 from fusion.gpu import gpu_task
-from fusion.i18n import localized, localized_table, t
 from fusion.numbers import number_or
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
@@ -45,6 +44,7 @@ from fusion.ui.common import (
     reports_errors,
 )
 from fusion.ui.files import accepted_path, new_result_path, result_file
+from fusion.ui.i18n import localized, localized_table, t
 
 ClassifyFn = Callable[[np.ndarray, str, ZeroShotOptions], ZeroShotResult]
 ExplainFn = Callable[[np.ndarray, HybridHead], Explanation]

@@ -19,8 +19,9 @@ import gradio as gr
 from fusion import images
 from fusion.config import Settings
 from fusion.errors import ModelLoadError, new_error_id
-from fusion.i18n import localized, t
+from fusion.messages import Message
 from fusion.ui.files import accepted_path
+from fusion.ui.i18n import localized, t
 from fusion.ui.requests import current_request
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ R = TypeVar("R")
 #: Every event that runs a model on the GPU joins this one queue (hysts' Spaces do the same).
 GPU_CONCURRENCY_ID = "gpu"
 GPU_CONCURRENCY_LIMIT = 1
+#: The attribute of a ``gr.Error`` made by :func:`user_error` that keeps its message untranslated.
+UNTRANSLATED = "fusion_message"
 
 TINY_BANNER = (
     "**Smoke-test mode (`FUSION_MODELS=tiny`)**: every model here has tiny *random* weights, so captions, labels "
@@ -39,8 +42,14 @@ TINY_BANNER = (
 
 def user_error(message: str) -> gr.Error:
     """A ``gr.Error`` in the request's language, without a traceback in the log (it is the user's error, not the
-    app's). Gradio's toast renders the text as HTML, so :func:`as_text` keeps markup a user typed inert."""
-    return gr.Error(as_text(localized(message)), print_exception=False)
+    app's). Gradio's toast renders the text as HTML, so :func:`as_text` keeps markup a user typed inert.
+
+    The error keeps ``message`` as it was given (a :class:`~fusion.messages.Message` survives pickling): raised in
+    a ZeroGPU worker, where there is no request and so no language, it is translated again where it is caught.
+    """
+    error = gr.Error(as_text(localized(message)), print_exception=False)
+    setattr(error, UNTRANSLATED, message)
+    return error
 
 
 def as_text(message: str) -> str:
@@ -80,19 +89,29 @@ def _errors_reported(fn: Callable[..., Any]) -> Iterator[None]:
         yield
     except gr.Error as error:
         # Raised in a ZeroGPU worker, where there is no request to take the language from: translate it here.
-        error.message = localized(error.message)
+        untranslated = getattr(error, UNTRANSLATED, None)
+        error.message = localized(error.message) if untranslated is None else as_text(localized(untranslated))
         error.print_exception = False
         raise
     except (ValueError, ModelLoadError) as error:
         log.info("%s refused a request: %s", name, error)
-        raise user_error(str(error)) from None
+        raise user_error(message_of(error)) from None
     except Exception:
         error_id = new_error_id()
         log.exception("Unexpected failure in %s [error %s]", name, error_id)
         raise user_error(
-            f"Something went wrong inside the app (error {error_id}). The request was not completed; please try "
-            "again, and report it with this error id if it happens again."
+            Message(
+                "Something went wrong inside the app (error {error_id}). The request was not completed; please try "
+                "again, and report it with this error id if it happens again.",
+                error_id=error_id,
+            )
         ) from None
+
+
+def message_of(error: BaseException) -> str:
+    """The message an exception was raised with, a :class:`~fusion.messages.Message` included (``str(error)``
+    would give its English as plain text)."""
+    return error.args[0] if len(error.args) == 1 and isinstance(error.args[0], str) else str(error)
 
 
 def decode_upload(upload: Any, settings: Settings, *, what: str = "image") -> images.DecodedImage:

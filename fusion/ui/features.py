@@ -16,9 +16,9 @@ import gradio as gr
 
 from fusion import features, plots
 from fusion.config import Settings
-from fusion.i18n import plain_example_table, t
 from fusion.ui.common import decode_upload, notices_markdown, reports_errors
 from fusion.ui.files import result_file
+from fusion.ui.i18n import plain_example_table, t
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 EXAMPLES = (

@@ -26,6 +26,7 @@ from gradio.utils import get_cache_folder, get_upload_folder
 from PIL import Image
 
 from fusion.images import ImageError
+from fusion.messages import Message
 
 #: The example pictures shipped with the app (``assets/``).
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -52,13 +53,13 @@ def accepted_path(upload: Any, *, what: str = "image") -> Path | None:
     if upload is None or (isinstance(upload, Mapping) and not raw):
         return None
     if not isinstance(raw, str | os.PathLike):
-        raise ImageError(GONE.format(what=what))
+        raise ImageError(Message(GONE, what=what))
     try:
         path = Path(raw).resolve(strict=True)
     except (OSError, RuntimeError, ValueError):  # missing, a symlink loop, a NUL byte, a name too long
-        raise ImageError(GONE.format(what=what)) from None
+        raise ImageError(Message(GONE, what=what)) from None
     if not path.is_file() or not any(path.is_relative_to(folder) for folder in allowed_folders()):
-        raise ImageError(GONE.format(what=what))
+        raise ImageError(Message(GONE, what=what))
     return path
 
 

@@ -29,7 +29,6 @@ from fusion.flows import (
 )
 from fusion.generation import DEFAULT_STRENGTH, GenerationOptions
 from fusion.gpu import gpu_task
-from fusion.i18n import t
 from fusion.numbers import number_or, whole_number
 from fusion.ui.admission import rate_limited
 from fusion.ui.common import (
@@ -41,6 +40,7 @@ from fusion.ui.common import (
     user_error,
 )
 from fusion.ui.files import accepted_path, result_file
+from fusion.ui.i18n import t
 
 EdgesFn = Callable[..., EdgesResult]
 ReimagineFn = Callable[..., ReimagineResult]

@@ -50,7 +50,6 @@ from fusion.generation import (
     read_options,
 )
 from fusion.gpu import gpu_task
-from fusion.i18n import localized, t
 from fusion.images import ImageError
 from fusion.ui.admission import rate_limited
 from fusion.ui.common import (
@@ -63,6 +62,7 @@ from fusion.ui.common import (
     wire_stop,
 )
 from fusion.ui.files import accepted_path, result_file
+from fusion.ui.i18n import localized, t
 
 #: ``generation.generate_stream`` bound to the cache: options and a Stop in, updates and the result out.
 GenerateStream = Callable[..., Iterator[StepUpdate | GenerationResult | None]]

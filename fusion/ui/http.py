@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from types import SimpleNamespace
 from typing import Any
 
+from fusion import messages
 from fusion.housekeeping import TempSpace
-from fusion.i18n import request_language, translate
+from fusion.ui.i18n import request_language, translate
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,7 +72,7 @@ class Hardening:
             await _refuse(scope, send, 507, UPLOADS_PAUSED)
             return
         if not upload and int(_header(scope, b"content-length") or 0) > self.max_body:
-            await _refuse(scope, send, 413, TOO_LARGE.format(limit=self.max_body >> 10))
+            await _refuse(scope, send, 413, messages.Message(TOO_LARGE, limit=self.max_body >> 10))
             return
 
         async def send_with_headers(message: Message) -> None:

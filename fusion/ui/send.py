@@ -19,13 +19,13 @@ from typing import Any
 import gradio as gr
 
 from fusion import flows
-from fusion.i18n import t
 from fusion.ui import captioning as captioning_ui
 from fusion.ui import classification as classification_ui
 from fusion.ui import features as features_ui
 from fusion.ui import flows as flows_ui
 from fusion.ui import generation as generation_ui
 from fusion.ui.common import user_error
+from fusion.ui.i18n import t
 
 NOTHING_TO_SEND = "There is no image to send yet: upload or generate one first."
 #: JavaScript: the first picture of a gallery value (or ``null``).

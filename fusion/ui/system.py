@@ -9,8 +9,8 @@ from typing import Any
 import gradio as gr
 
 from fusion.config import Settings
-from fusion.i18n import localized, localized_table, t
 from fusion.ui.common import reports_errors
+from fusion.ui.i18n import localized, localized_table, t
 
 COLUMNS = [
     "model",
