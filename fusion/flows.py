@@ -150,9 +150,10 @@ def edge_density(image: np.ndarray) -> float:
 
 
 def cosine(first: np.ndarray, second: np.ndarray) -> float:
-    """Cosine similarity of two vectors (CLIP embeddings are already normalised, others need not be)."""
+    """Cosine similarity of two vectors (CLIP embeddings are already normalised, others need not be), kept in
+    [-1, 1]: float32 rounding puts a vector's cosine with itself at 1.0000001."""
     norm = float(np.linalg.norm(first) * np.linalg.norm(second))
-    return float(first @ second / norm) if norm else 0.0
+    return float(np.clip(first @ second / norm, -1.0, 1.0)) if norm else 0.0
 
 
 # -------------------------------------------------------------------------------------------- edge maps

@@ -309,3 +309,11 @@ def test_a_control_scale_out_of_range_is_refused(tiny_cache) -> None:
     options = generation.GenerationOptions(control_image=np.zeros((8, 8, 3), np.uint8), control_scale=-1)
     with pytest.raises(ValueError, match="Control scale"):
         generation.generate(options, cache=tiny_cache)
+
+
+def test_cosine_stays_within_minus_one_and_one_despite_rounding() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((200, 512)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert all(-1.0 <= flows.cosine(v, w) <= 1.0 for v in vectors for w in (v, -v, vectors[0]))
+    assert flows.cosine(vectors[1], vectors[1]) == pytest.approx(1.0, abs=1e-6)

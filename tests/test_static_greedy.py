@@ -71,7 +71,7 @@ def test_rows_that_end_early_are_padded_and_the_loop_stops_when_all_end(
     inputs["input_ids"] = torch.tensor([[text_config.bos_token_id, 10 + 7 * i, 20 + 5 * i, eos] for i in range(4)])
     bias = model.text_decoder.cls.predictions.bias
     lengths = set()
-    for boost in (0.18, 0.2):
+    for boost in (0.14, 0.16, 0.18, 0.2, 0.22):  # near the edge where rows start to end early
         with torch.no_grad():
             bias[eos] = bundle.model.text_decoder.cls.predictions.bias[eos] + boost
         expected, found = both(model, inputs, max_new_tokens=30)
