@@ -197,6 +197,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         generation_rate=_rate(env, "FUSION_GENERATION_RATE", SPACES_GENERATION_RATE if on_spaces else None),
         trust_forwarded_for=_flag(env, "FUSION_TRUST_FORWARDED_FOR", default=on_spaces),
         ask=_flag(env, "FUSION_ASK", default=True),
+        ask_tool_choice=_choice(env, "FUSION_ASK_TOOL_CHOICE", "auto", ("auto", "required")),
         ignored_variables=set_variables if models == "tiny" else (),
     )
 

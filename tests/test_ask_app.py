@@ -92,3 +92,49 @@ def test_two_chats_at_once_keep_their_own_images(ask_url: str) -> None:
         assert steps, "each chat ran its own plan"
         # Each chat starts at image-1 (its upload): a shared state would have numbered the second chat's from 2 on.
         assert all("image-1" in step for step in steps[:1])
+
+
+def test_stop_ends_a_plan_through_the_pages_protocol(ask_url: str) -> None:
+    """Join /ask as the page does, press the tab's Stop (a queue-less private event of the same session) while it
+    plans, and the chat ends with the loop's stop message."""
+    import json
+    import threading
+    import uuid
+
+    import httpx
+
+    client = Client(ask_url, verbose=False)
+    config = client.config
+    ask_event = next(d for d in config["dependencies"] if d.get("api_name") == "ask")
+    stop_button = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "ask-stop")
+    stop_event = next(d for d in config["dependencies"] if [t[0] for t in d["targets"]] == [stop_button])
+    session = uuid.uuid4().hex
+    body = {"data": ["describe every detail", None, [], None], "fn_index": ask_event["id"], "session_hash": session}
+    assert httpx.post(f"{ask_url}gradio_api/queue/join", json=body, timeout=30).status_code == 200
+    last: dict = {}
+
+    def read() -> None:
+        with httpx.stream("GET", f"{ask_url}gradio_api/queue/data", params={"session_hash": session}, timeout=120) as s:
+            for line in s.iter_lines():
+                if line.startswith("data:"):
+                    message = json.loads(line[5:])
+                    if message.get("msg") == "process_generating" and len(message["output"]["data"][0]) > 1:
+                        last["running"] = True
+                    if message.get("msg") == "process_completed":
+                        last.update(message)
+                        return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    while reader.is_alive() and not last.get("running"):
+        reader.join(0.05)
+    stopped = httpx.post(
+        f"{ask_url}gradio_api/run/predict",
+        json={"data": [0], "fn_index": stop_event["id"], "session_hash": session},
+        timeout=30,
+    )
+    assert stopped.status_code == 200
+    reader.join(120)
+    chat = last["output"]["data"][0]
+    final = _text(chat[-1])
+    assert final.startswith("Stopped, as asked, after"), final
