@@ -126,13 +126,15 @@ class ConsoleErrors(list):
 
 
 @contextlib.contextmanager
-def open_page(browser, url: str, *, locale: str | None = None, ready: str = "#features-run") -> Iterator:
+def open_page(
+    browser, url: str, *, locale: str | None = None, ready: str = "#features-run", viewport: dict | None = None
+) -> Iterator:
     """A fresh browser context and page on the app, loaded until `ready` shows.
 
     `page.console_errors` records console errors and uncaught page errors; leaving the block without an exception
     fails if there are any.
     """
-    context = browser.new_context(viewport=VIEWPORT, locale=locale)
+    context = browser.new_context(viewport=viewport or VIEWPORT, locale=locale)
     try:
         page = context.new_page()
         page.console_errors = ConsoleErrors()  # type: ignore[attr-defined]
@@ -185,8 +187,19 @@ def upload(page, elem_id: str, path: Path) -> None:
 
 
 def open_tab(page, tab_id: str) -> None:
-    """Select a top-level tab by its id (app.py's `gr.Tab(id=...)`), independent of the label's language."""
-    page.locator(f"button[role=tab][data-tab-id='{tab_id}']:visible").first.click()
+    """Select a top-level tab by its id (app.py's `gr.Tab(id=...)`), independent of the label's language.
+
+    On a narrow screen Gradio shows the tabs that fit and puts the others in a "More tabs" menu, whose buttons
+    carry no id: the tab is found there by its position among the page's tabs.
+    """
+    button = page.locator(f"button[role=tab][data-tab-id='{tab_id}']:visible")
+    if button.count():
+        button.first.click()
+        return
+    ids = page.evaluate("() => gradio_config.components.filter(c => c.type === 'tabitem').map(c => c.props.id)")
+    name = page.locator(".tab-container.visually-hidden button").nth(ids.index(tab_id)).inner_text()
+    page.locator(".overflow-menu button[aria-label]").first.click()
+    page.locator(".overflow-dropdown button").filter(has_text=name).first.click()
 
 
 def natural_size(image) -> tuple[int, int]:
