@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from fusion.features import PlotData
+from fusion.charts import PlotData
 
 BAR_FILL = 0.8
 BAR_EDGE = "0.35"

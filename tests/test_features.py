@@ -14,7 +14,8 @@ from skimage import data
 from skimage.feature import hog, local_binary_pattern
 
 from fusion import features
-from fusion.features import OPERATIONS, FeatureResult, PlotData, run_operation
+from fusion.charts import PlotData
+from fusion.features import OPERATIONS, FeatureResult, run_operation
 from fusion.features.core import Binding, to_uint8
 from fusion.features.matching import corner_error, find_matches, synthetic_warp
 from fusion.features.texture import gabor_kernels

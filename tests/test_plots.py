@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 from skimage import data
 
 from fusion import plots
-from fusion.features import OPERATIONS, PlotData, run_operation
+from fusion.charts import PlotData
+from fusion.features import OPERATIONS, run_operation
 
 
 def test_line_plot_draws_one_line_per_series_with_colours_and_legend() -> None:
@@ -95,7 +96,7 @@ def test_every_operation_plot_renders_all_its_points() -> None:
 
 def test_rendering_does_not_import_pyplot() -> None:
     code = (
-        "import sys, numpy as np; from fusion import plots; from fusion.features import PlotData; "
+        "import sys, numpy as np; from fusion import plots; from fusion.charts import PlotData; "
         "plots.figure_to_array(plots.plot(PlotData('bar', 't', 'x', 'y', {'a': np.ones(2)}))); "
         "assert 'matplotlib.pyplot' not in sys.modules"
     )

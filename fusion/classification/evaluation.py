@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.cache import ModelCache
+from fusion.charts import PlotData
 from fusion.classification.datasets import LabelledImages, Split
 from fusion.classification.head import (
     CLIP_FAMILY,
@@ -30,7 +31,6 @@ from fusion.classification.head import (
     fit_head,
 )
 from fusion.classification.hybrid import HeadOptions, clip_prior, extract_features
-from fusion.features import PlotData
 
 HEADS = ("classical", "zero-shot", "linear probe", "fused")
 CLIP_HEADS = ("zero-shot", "linear probe", "fused")

@@ -15,6 +15,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from fusion.charts import PlotData
+
 ParamValue = int | float | bool | str
 Stats = dict[str, int | float | str]
 
@@ -35,36 +37,6 @@ class ParamSpec:
     step: float | None = None
     choices: tuple[str, ...] = ()
     info: str = ""
-
-
-@dataclass(frozen=True)
-class PlotData:
-    """A plot as plain data, rendered lazily by `fusion.plots` so operations never touch matplotlib.
-
-    `x` holds the shared x values (numbers), or category labels (strings) for a bar plot; it defaults to
-    0..n-1. `colors` maps a series name to a matplotlib colour; `bar_colors` colours each bar of a
-    single-series bar plot individually (e.g. a colour palette).
-    """
-
-    kind: Literal["line", "bar"]
-    title: str
-    x_label: str
-    y_label: str
-    series: dict[str, np.ndarray]
-    x: np.ndarray | None = None
-    colors: dict[str, str] | None = None
-    bar_colors: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        lengths = {len(values) for values in self.series.values()}
-        if self.kind not in ("line", "bar") or len(lengths) != 1:
-            raise ValueError(
-                f"PlotData needs kind 'line' or 'bar' and equal-length series, got {self.kind!r}"
-            )
-        if self.x is not None and len(self.x) not in lengths:
-            raise ValueError("PlotData.x must have one value per series point")
-        if self.bar_colors is not None and (len(self.series) != 1 or len(self.bar_colors) not in lengths):
-            raise ValueError("PlotData.bar_colors needs exactly one series and one colour per bar")
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 from skimage.feature import hog, local_binary_pattern
 
+from fusion.charts import PlotData
 from fusion.features.core import (
     FeatureResult,
-    PlotData,
     bin_centres,
     choice_param,
     float_param,

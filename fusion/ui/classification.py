@@ -26,6 +26,7 @@ import gradio as gr
 import numpy as np
 
 from fusion import images, plots
+from fusion.charts import PlotData
 from fusion.classification.datasets import LabelledImages, load_zip
 from fusion.classification.evaluation import TABLE_HEADERS, AblationResult
 from fusion.classification.head import DEFAULT_C, FAMILIES, MAX_WEIGHT, FeatureWeights, HybridHead
@@ -33,7 +34,6 @@ from fusion.classification.hybrid import Explanation, HeadOptions, TrainResult
 from fusion.classification.labels import DEFAULT_TEMPLATES, MAX_LABELS_TEXT, parse_labels, parse_templates
 from fusion.classification.zeroshot import ZeroShotOptions, ZeroShotResult
 from fusion.config import Settings
-from fusion.features import PlotData
 from fusion.gpu import gpu_task
 from fusion.i18n import localized, localized_table, t
 from fusion.numbers import number_or

@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from fusion import features, plots
+from fusion.charts import PlotData
 from fusion.config import Settings
 from fusion.i18n import plain_example_table, t
 from fusion.ui.common import decode_upload, notices_markdown, reports_errors
@@ -158,7 +159,7 @@ def build(settings: Settings) -> FeaturesPanel:
     return FeaturesPanel(image=image, operation=operation, result=result)
 
 
-def _render_plot(data: features.PlotData | None) -> Any:
+def _render_plot(data: PlotData | None) -> Any:
     """The operation's plot, or a hidden empty plot for operations that have none."""
     if data is None:
         return gr.update(value=None, visible=False)
