@@ -105,7 +105,7 @@ def dominant_colours(
     plot = PlotData(
         "bar",
         "Dominant colours",
-        "colour",
+        "cluster colour",
         "share of pixels (%)",
         {"share": 100.0 * shares},
         np.array(hexes),

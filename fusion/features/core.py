@@ -41,11 +41,13 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class FeatureResult:
-    """What every operation returns: a displayable uint8 image, JSON-safe stats and an optional plot."""
+    """What every operation returns: a displayable uint8 image, JSON-safe stats, an optional plot and notices
+    about the picture (what it leaves out), for the user."""
 
     image: np.ndarray
     stats: Stats
     plot: PlotData | None = None
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

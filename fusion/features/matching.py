@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fusion.charts import PlotData
 from fusion.features.core import (
     FeatureResult,
     choice_param,
@@ -188,7 +189,21 @@ def match_features(
         stats["homography"] = f"not found: RANSAC needs ≥ {MIN_HOMOGRAPHY_MATCHES} consistent good matches"
     elif known is not None:
         stats["corner_error_px"] = round(corner_error(matches.homography, known, image), 3)
-    return FeatureResult(draw_matches(image, second_image, matches), stats)
+    return FeatureResult(draw_matches(image, second_image, matches), stats, funnel_plot(stats))
+
+
+def funnel_plot(stats: dict[str, int | float | str]) -> PlotData:
+    """From keypoints to inliers: how many survive each step of the matching."""
+    steps = {
+        "keypoints (first image)": stats["keypoints_first"],
+        "keypoints (second image)": stats["keypoints_second"],
+        "good matches": stats["good_matches"],
+        "RANSAC inliers": stats["inliers"],
+    }
+    return PlotData(
+        "bar", "From keypoints to inliers", "step", "count", {"count": np.array(list(steps.values()))},
+        x=np.array(list(steps)),
+    )
 
 
 # ------------------------------------------------------------------ as the dropdown and the API offer them
