@@ -25,8 +25,9 @@ get English, and the values sent through the API (choice values, parameter names
 What stays English: a ``gr.Error`` toast's title, "Error" (6.31's frontend reads a ``_title`` field that its client
 never sets); example tables (``gr.Examples``), whose headers and choice names the browser does not translate
 (:func:`plain_example_table`; ``gr.Dataframe`` headers are not translated either, so tables get them translated
-from the server, :func:`localized_table`); the text inside matplotlib plots (no CJK font is installed). Choosing a
-language in Gradio's settings menu changes the page but not the server's messages.
+from the server, :func:`localized_table`). Charts (titles, axes, series) and cards are made while an event runs,
+so they are translated like any message. Choosing a language in Gradio's settings menu changes the page but not the
+server's messages.
 """
 
 from __future__ import annotations
@@ -234,6 +235,8 @@ UNTRANSLATED = frozenset(
         "ORB", "SIFT", "RGB", "HSV", "HOG", "CLAHE", "L1", "L2", "L1-sqrt", "L2-Hys", "Top-p", "Harris k",
         "CLIP ViT-B/32", "CLIP ViT-L/14", "Stable Diffusion 1.5", "SD-Turbo", "ControlNet Canny (SD 1.5)",
         "DPM++ 2M", "DPM++ 2M Karras", "Euler a", "Euler", "DDIM", "UniPC", "txt2img", "img2img",
+        # The API names of two notices outputs (fusion/ui/common.py), which a Markdown never shows.
+        "value_100", "value_326", "CLIP",
         "a photography of", "What colour is the car?", "a photo of a red house by a lake, golden hour",
         "blurry, low quality", "cat, dog, car", "Find the edges of this photo · 这张图片里有什么？",
     }
@@ -672,6 +675,279 @@ INTERFACE: dict[str, str] = {
     "hour": "小时",
     "minute": "分钟",
     "second": "秒",
+    # The page's layout (issue 17): group picker, cards, charts, raw data
+    "Group": "类别",
+    "Edges": "边缘",
+    "Preprocessing": "预处理",
+    "Threshold & morphology": "阈值与形态学",
+    "Keypoints": "关键点",
+    "Matching": "匹配",
+    "Texture": "纹理",
+    "Colour": "颜色",
+    "Chart": "图表",
+    "The operation's result": "操作的结果",
+    "The picture attached to this message": "随这条消息附上的图片",
+    "The generated picture": "生成的图片",
+    "The edge map that steered the generation": "引导生成的边缘图",
+    "Where CLIP saw the top label: a heatmap over the picture": "CLIP 在哪里看到了得分最高的标签：叠在图片上的热力图",
+    "Raw data": "原始数据",
+    "Colour histogram": "颜色直方图",
+    "Edges → image settings": "边缘 → 图像 设置",
+    "Re-imagine settings": "重新想象设置",
+    "Seed, steps and report labels": "种子、步数与报告标签",
+    "**Weight of each feature family** (0 leaves it out)": "**各特征族的权重**（0 表示不使用）",
+    "colour histogram": "颜色直方图",
+    "edges": "边缘",
+    # What each classical operation does
+    "Thin, connected edges by Canny's hysteresis thresholding of the gradient.": (
+        "用 Canny 的滞后阈值处理梯度，得到细而连贯的边缘。"
+    ),
+    "First derivatives of intensity with a Sobel kernel.": "用 Sobel 核求亮度的一阶导数。",
+    "First derivatives with the 3x3 Scharr kernel (more accurate orientation than Sobel 3x3).": (
+        "用 3x3 Scharr 核求一阶导数（方向比 3x3 Sobel 更准确）。"
+    ),
+    "Second derivative (blob and edge response); its variance measures focus.": (
+        "二阶导数（对斑点和边缘有响应）；其方差可衡量对焦清晰度。"
+    ),
+    "Luma grayscale (BT.601) with its histogram.": "亮度灰度图（BT.601）及其直方图。",
+    "Resize by a factor or to a target longest side.": "按比例或按目标最长边缩放。",
+    "Gaussian smoothing.": "高斯平滑。",
+    "Median filter: removes salt-and-pepper noise, keeps edges.": "中值滤波：去除椒盐噪声，保留边缘。",
+    "Edge-preserving smoothing that averages only similar colours.": "保边平滑：只对相近的颜色求平均。",
+    "Non-local means denoising of colour images (slow on large images).": "彩色图像的非局部均值去噪（大图较慢）。",
+    "Global histogram equalisation of lightness (LAB L channel).": "对明度（LAB 的 L 通道）做全局直方图均衡化。",
+    "Contrast-limited adaptive histogram equalisation of lightness (LAB L channel).": (
+        "对明度（LAB 的 L 通道）做限制对比度的自适应直方图均衡化。"
+    ),
+    "Tone curve contrast x 255 x (v / 255)^gamma + brightness, applied as one lookup table.": (
+        "色调曲线 对比度 x 255 x (v / 255)^伽马 + 亮度，以一张查找表完成。"
+    ),
+    "Sharpening: adds back the difference between the image and its blur.": "锐化：把图像与其模糊版本的差加回去。",
+    "Global binarisation at the threshold chosen by Otsu's method.": "按 Otsu 法选出的阈值做全局二值化。",
+    "Local binarisation against the mean of each pixel's neighbourhood (uneven lighting).": (
+        "以每个像素邻域的均值为准做局部二值化（适合光照不均）。"
+    ),
+    "Erode, dilate, open, close, gradient, top-hat or black-hat with a chosen kernel.": (
+        "用选定的核做腐蚀、膨胀、开运算、闭运算、形态学梯度、顶帽或黑帽。"
+    ),
+    "Outlines of the regions of a binary mask, with area statistics.": "二值掩码中各区域的轮廓，以及面积统计。",
+    "Label the Otsu foreground's connected regions in distinct colours.": "用不同颜色标出 Otsu 前景中的各个连通区域。",
+    "Oriented FAST keypoints over an image pyramid (circle = scale, line = orientation).": (
+        "在图像金字塔上检测带方向的 FAST 关键点（圆 = 尺度，线 = 方向）。"
+    ),
+    "Scale-invariant difference-of-Gaussians keypoints (circle = scale, line = orientation).": (
+        "尺度不变的高斯差分关键点（圆 = 尺度，线 = 方向）。"
+    ),
+    "FAST segment-test corners (very fast, no scale or orientation).": "FAST 分段测试角点（非常快，没有尺度和方向）。",
+    "Good features to track: strongest minimum-eigenvalue corners, spaced apart.": (
+        "适合跟踪的特征：最小特征值最强、彼此间隔开的角点。"
+    ),
+    "Harris corner response, local maxima above a fraction of the strongest.": (
+        "Harris 角点响应中，高于最强响应一定比例的局部极大值。"
+    ),
+    "Match descriptors between two images (ratio test + RANSAC homography). Without a second image, the first is "
+    "matched against a known synthetic warp of itself.": (
+        "在两张图像之间匹配描述子（比率检验 + RANSAC 单应性）。没有第二张图像时，第一张与它自身的一个已知合成变形匹配。"
+    ),
+    "Histogram of oriented gradients: one glyph of gradient orientations per cell.": (
+        "方向梯度直方图：每个单元格一个表示梯度方向的图形。"
+    ),
+    "Local binary patterns: each pixel coded by which neighbours are brighter; histogram = texture.": (
+        "局部二值模式：按哪些邻居更亮为每个像素编码；其直方图即纹理。"
+    ),
+    "Responses of oriented Gabor filters, one tile per orientation, with energy per orientation.": (
+        "各方向 Gabor 滤波器的响应，每个方向一块，并给出每个方向的能量。"
+    ),
+    "Per-channel RGB or HSV histograms.": "逐通道的 RGB 或 HSV 直方图。",
+    "Main colours by k-means on a 128-pixel copy, shown as a palette with their shares.": (
+        "在 128 像素的副本上用 k-means 找出主要颜色，以调色板显示并给出各自占比。"
+    ),
+    # The numbers of the classical operations (cards)
+    "Thresholds": "阈值",
+    "Set by hand, or derived from the picture's median brightness.": "手动设置，或由图片的亮度中位数推出。",
+    "Gradients weaker than this are never edges.": "低于此值的梯度一律不算边缘。",
+    "Gradients stronger than this are always edges.": "高于此值的梯度一律算作边缘。",
+    "Edge pixels": "边缘像素",
+    "Pixels marked as edges.": "被标记为边缘的像素。",
+    "Edge density": "边缘密度",
+    "Share of the picture on edges: busy pictures score high.": "图片中边缘所占的比例：画面越繁杂越高。",
+    "Strongest gradient": "最强梯度",
+    "The sharpest change of brightness.": "亮度变化最剧烈之处。",
+    "Mean gradient": "平均梯度",
+    "Average change of brightness: texture and detail.": "亮度的平均变化：反映纹理与细节。",
+    "Focus (Laplacian variance)": "清晰度（拉普拉斯方差）",
+    "Higher is sharper; blur lowers it.": "越高越清晰；模糊会使它降低。",
+    "Mean brightness": "平均亮度",
+    "0 is black, 255 white.": "0 为黑，255 为白。",
+    "Contrast (std. dev.)": "对比度（标准差）",
+    "Spread of brightness around the mean.": "亮度围绕均值的离散程度。",
+    "Original width": "原始宽度",
+    "Original height": "原始高度",
+    "Scale": "缩放比例",
+    "New size over old size.": "新尺寸与原尺寸之比。",
+    "Width of the filter window.": "滤波窗口的宽度。",
+    "Sigma": "sigma 值",
+    "Spread of the Gaussian: more is blurrier.": "高斯的扩散程度：越大越模糊。",
+    "Diameter": "直径",
+    "Neighbourhood the filter averages.": "滤波器求平均的邻域。",
+    "Mean change": "平均变化",
+    "How much the filter changed a pixel, on average (0-255).": "滤波平均改变了每个像素多少（0-255）。",
+    "Contrast before": "处理前对比度",
+    "Spread of lightness (LAB L) before.": "处理前明度（LAB L）的离散程度。",
+    "Contrast after": "处理后对比度",
+    "Spread of lightness (LAB L) after.": "处理后明度（LAB L）的离散程度。",
+    "Black point": "黑场",
+    "What black becomes.": "黑色被映射成的值。",
+    "White point": "白场",
+    "What white becomes.": "白色被映射成的值。",
+    "How strongly edges are sharpened.": "边缘被锐化的程度。",
+    "Radius": "半径",
+    "Size of the detail that is sharpened.": "被锐化的细节的大小。",
+    "Brightness that splits foreground from background.": "区分前景与背景的亮度。",
+    "Foreground": "前景",
+    "Share of pixels above the threshold.": "高于阈值的像素所占比例。",
+    "Kernel": "核",
+    "Shape of the structuring element.": "结构元素的形状。",
+    "How many times the operation was applied.": "操作执行的次数。",
+    "Contours kept": "保留的轮廓",
+    "Outlines at least as large as the minimum area.": "面积不小于最小面积的轮廓。",
+    "Contours found": "找到的轮廓",
+    "All outlines, small ones included.": "所有轮廓，包括小的。",
+    "Smallest area": "最小面积",
+    "Median area": "面积中位数",
+    "Largest area": "最大面积",
+    "Total area": "总面积",
+    "Area inside the kept outlines.": "保留轮廓内的面积。",
+    "Regions kept": "保留的区域",
+    "Connected regions at least as large as the minimum area.": "面积不小于最小面积的连通区域。",
+    "Regions found": "找到的区域",
+    "All connected regions, small ones included.": "所有连通区域，包括小的。",
+    "Area of the kept regions.": "保留区域的面积。",
+    "Distinctive points found (corners, blobs).": "找到的显著点（角点、斑点）。",
+    "Mean size": "平均大小",
+    "Average diameter of the keypoints' neighbourhoods.": "关键点邻域的平均直径。",
+    "Corners": "角点",
+    "Corner points found.": "找到的角点。",
+    "Detector": "检测器",
+    "Second image": "第二张图像",
+    "Keypoints (first)": "关键点（第一张）",
+    "Found in the first image.": "在第一张图像中找到的。",
+    "Keypoints (second)": "关键点（第二张）",
+    "Found in the second image.": "在第二张图像中找到的。",
+    "Good matches": "良好匹配",
+    "Pairs that pass the ratio test.": "通过比率检验的匹配对。",
+    "Inliers": "内点",
+    "Matches consistent with one perspective warp (RANSAC).": "与同一个透视变换一致的匹配（RANSAC）。",
+    "Inlier ratio": "内点比例",
+    "Share of good matches that agree: near 100 % is a clean match.": (
+        "彼此一致的良好匹配所占比例：接近 100 % 说明匹配干净。"
+    ),
+    "Homography": "单应性",
+    "The perspective warp between the images.": "两张图像之间的透视变换。",
+    "Corner error": "角点误差",
+    "How far the estimated warp moves the corners from the true one.": "估计的变换把图像角点移离真实位置的距离。",
+    "Descriptor length": "描述子长度",
+    "Numbers in the HOG feature vector.": "HOG 特征向量中的数值个数。",
+    "Cells": "单元格",
+    "Columns x rows of cells.": "单元格的列数 x 行数。",
+    "Histogram bins": "直方图区间数",
+    "Distinct texture codes counted.": "统计到的不同纹理编码数。",
+    "Texture entropy": "纹理熵",
+    "Variety of local patterns: higher is busier.": "局部模式的多样性：越高越繁杂。",
+    "Dominant orientation": "主方向",
+    "Direction of the strongest texture.": "最强纹理的方向。",
+    "Strongest response": "最强响应",
+    "Mean Gabor energy at that orientation.": "该方向上的平均 Gabor 能量。",
+    "Colours": "颜色数",
+    "Clusters k-means looked for.": "k-means 寻找的聚类数。",
+    "Pixels sampled": "采样像素数",
+    "manual": "手动",
+    "found": "已找到",
+    "uploaded": "已上传",
+    # Report, run and round-trip cards
+    "Prompt match (CLIPScore)": "与提示词的匹配度（CLIPScore）",
+    "No prompt was given, so there is nothing to match.": "没有给出提示词，因此无从比较。",
+    "100 × CLIP cosine of picture and prompt; with real CLIP about 30 or more is a good match.": (
+        "图片与提示词的 CLIP 余弦相似度 × 100；用真实的 CLIP 时，约 30 或以上即为匹配良好。"
+    ),
+    "Sharpness": "清晰度",
+    "Variance of the Laplacian: higher is crisper; below about 100 looks blurred.": (
+        "拉普拉斯方差：越高越清晰；低于约 100 看起来就模糊了。"
+    ),
+    "Share of pixels on Canny edges: busy pictures score high.": "位于 Canny 边缘上的像素比例：画面越繁杂越高。",
+    "Edges kept (F1)": "边缘保留（F1）",
+    "Keypoint agreement": "关键点一致性",
+    "Colour distance": "颜色距离",
+    "Between the colour histograms of source and result: 0 same colours, 1 none shared.": (
+        "源图像与结果的颜色直方图之间的距离：0 表示颜色相同，1 表示毫无共同之处。"
+    ),
+    "Size": "尺寸",
+    "Edge map": "边缘图",
+    "Round trip": "往返",
+    "Picture similarity": "图片相似度",
+    "CLIP cosine of the source and the new picture: 1 is the same picture.": (
+        "源图像与新图片的 CLIP 余弦相似度：1 表示同一张图。"
+    ),
+    "Prompt vs new caption": "提示词与新标题",
+    "CLIP cosine of the prompt and what BLIP sees in the new picture.": (
+        "提示词与 BLIP 对新图片所作描述的 CLIP 余弦相似度。"
+    ),
+    # Chart titles, axes, series and categories
+    "Intensity histogram": "亮度直方图",
+    "Lightness histogram (LAB L)": "明度直方图（LAB L）",
+    "Tone curve": "色调曲线",
+    "Contour areas": "轮廓面积",
+    "Component areas": "连通区域面积",
+    "Keypoint sizes": "关键点大小",
+    "Mean HOG energy per orientation": "各方向的平均 HOG 能量",
+    "Mean Gabor energy per orientation": "各方向的平均 Gabor 能量",
+    "Gradient strengths": "梯度强度分布",
+    "Laplacian strengths": "拉普拉斯响应强度分布",
+    "From keypoints to inliers": "从关键点到内点",
+    "Zero-shot softmax scores": "零样本 softmax 得分",
+    "Zero-shot independent scores": "零样本独立得分",
+    "intensity": "亮度",
+    "pixels": "像素数",
+    "input level": "输入值",
+    "output level": "输出值",
+    "log10(area in pixels)": "log10（以像素计的面积）",
+    "regions": "区域数",
+    "diameter (pixels)": "直径（像素）",
+    "keypoints": "关键点",
+    "corners": "角点",
+    "gradient orientation (degrees)": "梯度方向（度）",
+    "mean normalised energy": "归一化后的平均能量",
+    "orientation (degrees)": "方向（度）",
+    "mean energy": "平均能量",
+    "code": "编码",
+    "channel value": "通道值",
+    "fraction of pixels": "像素占比",
+    "cluster colour": "聚类颜色",
+    "share of pixels (%)": "像素占比（%）",
+    "share of pixels": "像素占比",
+    "strength": "强度",
+    "step": "步骤",
+    "count": "数量",
+    "score": "得分",
+    "feature family": "特征族",
+    "logit contribution": "logit 贡献",
+    "contribution": "贡献",
+    "gray": "灰度",
+    "before": "处理前",
+    "after": "处理后",
+    "curve": "曲线",
+    "energy": "能量",
+    "share": "占比",
+    "red": "红",
+    "green": "绿",
+    "blue": "蓝",
+    "hue": "色相",
+    "saturation": "饱和度",
+    "value": "明度",
+    "keypoints (first image)": "关键点（第一张图像）",
+    "keypoints (second image)": "关键点（第二张图像）",
+    "good matches": "良好匹配",
+    "RANSAC inliers": "RANSAC 内点",
 }
 
 #: Text made on the server (errors, notices, info): English template -> Chinese template, ``{name}`` for any text.
@@ -1162,6 +1438,44 @@ MESSAGES: dict[str, str] = {
     "PlotData.bar_colors needs exactly one series and one colour per bar": (
         "PlotData.bar_colors 需要恰好一个序列，并为每个柱提供一种颜色"
     ),
+    # The page's layout (issue 17): banners, cards, charts, uploads checked as they arrive
+    "**Not downloaded yet**: {models}. The first request that needs one of them downloads it (which takes a "
+    "while), or fails on a machine without internet. To fetch them all now, run `python -m fusion download`.": (
+        "**尚未下载**：{models}。第一个需要其中某个模型的请求会下载它（需要一些时间），在没有网络的机器上则会失败。"
+        "要现在一次下载全部，请运行 `python -m fusion download`。"
+    ),
+    "**Not downloaded yet, and this server is offline** (`HF_HUB_OFFLINE`): {models}. The panels that need them "
+    "answer with an error until they are fetched with `python -m fusion download` on a machine with internet.": (
+        "**尚未下载，且本服务器处于离线状态**（`HF_HUB_OFFLINE`）：{models}。在有网络的机器上用 "
+        "`python -m fusion download` 下载之前，需要它们的面板都会报错。"
+    ),
+    "The picture shows the {shown} strongest of the {found} {what} found, so that each stays legible; the numbers "
+    "count all of them.": (
+        "图中只画出了找到的 {found} 个{what}中最强的 {shown} 个，以便每个都看得清；数值统计的是全部。"
+    ),
+    "Removed {count} file(s) that cannot be used:\n{reasons}": "已移除 {count} 个无法使用的文件：\n{reasons}",
+    "There is no caption to send yet: caption an image first.": "还没有可发送的标题：请先为一张图像生成标题。",
+    "Mean {channel}": "{channel}均值",
+    "The picture {handle}, made by the step above": "图片 {handle}，由上面的步骤生成",
+    "BLIP sees: “{caption}”": "BLIP 看到的是：“{caption}”",
+    "BLIP sees in the new picture: “{caption}”": "BLIP 在新图片中看到的是：“{caption}”",
+    "How well the result's edges follow the control map (IoU {iou}): 1 is the same edges.": (
+        "结果的边缘与控制图的吻合程度（IoU {iou}）：1 表示边缘完全相同。"
+    ),
+    "{inliers} of {matches} ORB matches with the source fit one perspective warp.": (
+        "与源图像的 {matches} 个 ORB 匹配中，有 {inliers} 个符合同一个透视变换。"
+    ),
+    "Mean colour {code} (R {red} · G {green} · B {blue})": "平均颜色 {code}（R {red} · G {green} · B {blue}）",
+    "Intensity histogram (Otsu threshold {threshold})": "亮度直方图（Otsu 阈值 {threshold}）",
+    "LBP histogram ({method})": "LBP 直方图 · {method}",
+    "{space} histograms": "{space} 直方图",
+    "What pushed {label} above the average label": "是什么让 {label} 高于平均标签",
+    "Held-out accuracy ({protocol})": "留出集准确率（{protocol}）",
+    "automatic: median {median} ± {sigma}": "自动：中位数 {median} ± {sigma}",
+    "synthetic warp of the first image (rotated {angle}°, scaled {scale}, top edge narrowed {keystone} per side)": (
+        "第一张图像的合成变形（旋转 {angle}°，缩放 {scale}，上边每侧收窄 {keystone}）"
+    ),
+    "not found: RANSAC needs ≥ {count} consistent good matches": "未找到：RANSAC 需要至少 {count} 个一致的良好匹配",
 }
 
 #: Parts of messages (a wait, a limit, a piece of advice): matched only inside what a message template captured.
@@ -1189,4 +1503,6 @@ FRAGMENTS: dict[str, str] = {
     "{amount} minute": "{amount} 分钟",
     "{amount} seconds": "{amount} 秒",
     "{amount} second": "{amount} 秒",
+    "{folds}-fold stratified cross-validation": "{folds} 折分层交叉验证",
+    "held-out test split": "留出测试集",
 }

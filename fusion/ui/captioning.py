@@ -31,6 +31,7 @@ from fusion.ui.common import (
     reports_errors,
 )
 from fusion.ui.files import result_file
+from fusion.ui.uploads import check_on_upload
 
 CaptionFn = Callable[[Sequence[np.ndarray], CaptionOptions], CaptionResult]
 AnswerFn = Callable[[np.ndarray, str], AnswerResult]
@@ -229,10 +230,16 @@ def make_answer_event(settings: Settings, answer_fn: AnswerFn) -> Callable[..., 
     return answer
 
 
-def _show_caption(view: dict[str, Any] | None) -> tuple[str, str, str]:
+def _show_caption(view: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The caption; every candidate too, when more than one was asked for."""
     view = view or {}
     candidates = view.get("candidates") or [""]
-    return candidates[0], "\n".join(candidates), notices_markdown(view.get("notices", ()))
+    shown = gr.update(value="\n".join(candidates), visible=len(candidates) > 1)
+    return candidates[0], shown, notices_markdown(view.get("notices", ()))
+
+
+#: Browser-side: a new caption run hides the previous candidates.
+HIDE_CANDIDATES = "() => ({__type__: 'update', value: '', visible: false})"
 
 
 def _show_gallery(view: dict[str, Any] | None) -> tuple[list[Any], str, str]:
@@ -249,6 +256,39 @@ def _decoding_visibility(mode: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------------- layout
+IMAGE_HEIGHT = 300
+
+
+def _caption_outputs() -> tuple[Any, ...]:
+    """The caption, large; its other candidates (shown when there are several); what to do with it."""
+    caption_box = gr.Textbox(
+        label=t("Caption"),
+        buttons=["copy"],
+        interactive=True,
+        lines=2,
+        elem_id="captioning-caption",
+        elem_classes=["fusion-caption"],
+    )
+    candidates_box = gr.Textbox(
+        label=t("All candidates"), lines=3, buttons=["copy"], visible=False, elem_id="captioning-candidates"
+    )
+    with gr.Row(elem_classes=["fusion-send"]):
+        use_as_prompt = gr.Button(t("Use as prompt"), size="sm", elem_id="send-captioning-use-as-prompt")
+        suggest_button = gr.Button(t("Suggest labels"), size="sm", elem_id="captioning-suggest-labels")
+    labels_box = gr.Textbox(label=t("Suggested labels"), buttons=["copy"], interactive=True)
+    return caption_box, candidates_box, use_as_prompt, suggest_button, labels_box
+
+
+def _question_widgets() -> tuple[Any, ...]:
+    """Visual question answering: the question and its button on one line, the answer under them."""
+    with gr.Group():
+        with gr.Row(equal_height=True):
+            question_box = gr.Textbox(
+                label=t("Question"), placeholder="What colour is the car?", scale=4, elem_id="captioning-question"
+            )
+            ask_button = gr.Button(t("Ask"), scale=1, min_width=80, elem_id="captioning-ask")
+        answer_box = gr.Textbox(label=t("Answer"), buttons=["copy"], elem_id="captioning-answer")
+    return question_box, ask_button, answer_box
 def _slider(name: str, label: str, step: float, info: str | None = None) -> gr.Slider:
     low, high = CAPTION_BOUNDS[name]
     return gr.Slider(
@@ -272,14 +312,14 @@ def _option_widgets() -> list[gr.components.Component]:
     with gr.Row(visible=DEFAULTS.mode == "sampling") as sampling_row:
         top_p = _slider("top_p", "Top-p", 0.05)
         temperature = _slider("temperature", "Temperature", 0.05)
-        seed = gr.Number(value=DEFAULTS.seed, precision=0, minimum=0, label=t("Seed"))
+        seed = gr.Number(value=DEFAULTS.seed, precision=0, minimum=0, label=t("Seed"), min_width=100)
     with gr.Row():
         min_new_tokens = _slider("min_new_tokens", "Min new tokens", 1)
         max_new_tokens = _slider("max_new_tokens", "Max new tokens", 1)
     with gr.Row():
         repetition_penalty = _slider("repetition_penalty", "Repetition penalty", 0.05)
         no_repeat_ngram_size = _slider("no_repeat_ngram_size", "No-repeat n-gram size", 1, "0 = off")
-        num_candidates = _slider("num_candidates", "Candidates", 1)
+    num_candidates = _slider("num_candidates", "Candidates", 1)
     widgets = [
         model,
         prefix,
@@ -312,36 +352,32 @@ def build(
     gpu_queue = {"concurrency_id": GPU_CONCURRENCY_ID, "concurrency_limit": GPU_CONCURRENCY_LIMIT}
     view_step = {"api_visibility": "private", "concurrency_limit": None}
 
-    with gr.Row():
-        with gr.Column():
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=280):
             image = gr.Image(
-                type="filepath", label=t("Image"), sources=["upload", "clipboard"], elem_id="captioning-image"
+                type="filepath",
+                label=t("Image"),
+                sources=["upload", "clipboard"],
+                elem_id="captioning-image",
+                height=IMAGE_HEIGHT,
             )
-            with gr.Accordion(t("Decoding options"), open=False):
-                options = _option_widgets()
             caption_button = gr.Button(t("Caption"), variant="primary", elem_id="captioning-run")
-        with gr.Column():
-            caption_box = gr.Textbox(
-                label=t("Caption"), buttons=["copy"], interactive=True, elem_id="captioning-caption"
-            )
-            candidates_box = gr.Textbox(label=t("All candidates"), lines=3, buttons=["copy"])
-            with gr.Row():
-                use_as_prompt = gr.Button(t("Use as prompt"))
-                suggest_button = gr.Button(t("Suggest labels"))
-            labels_box = gr.Textbox(label=t("Suggested labels"), buttons=["copy"], interactive=True)
-            question_box = gr.Textbox(label=t("Question"), placeholder="What colour is the car?")
-            ask_button = gr.Button(t("Ask"))
-            answer_box = gr.Textbox(label=t("Answer"), buttons=["copy"])
-            notices = gr.Markdown()
-    with gr.Accordion(t("Caption a gallery"), open=False):
+            with gr.Accordion(t("Decoding options"), open=False, elem_id="captioning-options"):
+                options = _option_widgets()
+        with gr.Column(scale=3, min_width=280):
+            caption_box, candidates_box, use_as_prompt, suggest_button, labels_box = _caption_outputs()
+            question_box, ask_button, answer_box = _question_widgets()
+            notices = gr.Markdown(elem_id="captioning-notices")
+    with gr.Accordion(t("Caption a gallery"), open=False, elem_id="captioning-gallery-section"):
         with gr.Row():
-            files = gr.File(file_count="multiple", file_types=["image"], label=t("Images"))
+            files = gr.File(file_count="multiple", file_types=["image"], label=t("Images"), elem_id="captioning-files")
             with gr.Column():
                 batch_size = _slider("batch_size", "Images per batch", 1)
                 batch_button = gr.Button(t("Caption all"))
         gallery = gr.Gallery(label=t("Captioned images"), columns=4, height="auto")
         gallery_captions = gr.Textbox(label=t("Captions (file: caption)"), lines=4, buttons=["copy"])
 
+    check_on_upload(settings, image, files)
     caption_result = gr.JSON(visible=False, label="Caption (API value)")
     batch_result = gr.JSON(visible=False, label="Captions (API value)")
     caption_view, batch_view, answer_view = gr.State(), gr.State(), gr.State()
@@ -354,6 +390,7 @@ def build(
         preprocess=False,
         **gpu_queue,
     ).then(_show_caption, caption_view, [caption_box, candidates_box, notices], **view_step)
+    caption_button.click(None, None, candidates_box, js=HIDE_CANDIDATES, queue=False, api_visibility="private")
     batch_button.click(
         caption_batch_event,
         [files, *options, batch_size],

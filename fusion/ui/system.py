@@ -99,14 +99,22 @@ def build(
         return show()
 
     summary = gr.Markdown(elem_id="system-summary")
-    table = gr.Dataframe(headers=COLUMNS, label=t("Models"), interactive=False, wrap=True, elem_id="system-table")
-    with gr.Row():
-        key = gr.Dropdown(choices=list(model_keys), label=t("Model"), scale=2)
-        evict = gr.Button(t("Evict"))
-        pin = gr.Button(t("Pin"))
-        unpin = gr.Button(t("Unpin"))
-        evict_all = gr.Button(t("Evict all unused"))
-        refresh = gr.Button(t("Refresh"), variant="primary", elem_id="system-refresh")
+    # One line per cell: headers stay whole words and a long source path scrolls inside the table, not the page.
+    table = gr.Dataframe(
+        headers=COLUMNS,
+        label=t("Models"),
+        interactive=False,
+        wrap=False,
+        pinned_columns=1,
+        elem_id="system-table",
+    )
+    with gr.Row(equal_height=False, elem_classes=["fusion-controls"]):
+        key = gr.Dropdown(choices=list(model_keys), label=t("Model"), scale=2, min_width=180)
+        evict = gr.Button(t("Evict"), size="md", min_width=90)
+        pin = gr.Button(t("Pin"), size="md", min_width=90)
+        unpin = gr.Button(t("Unpin"), size="md", min_width=90)
+        evict_all = gr.Button(t("Evict all unused"), size="md", min_width=140)
+        refresh = gr.Button(t("Refresh"), variant="primary", size="md", elem_id="system-refresh", min_width=90)
     raw = gr.JSON(label="/status JSON", visible=False)
 
     outputs = [summary, table, raw]
