@@ -17,105 +17,25 @@ import io
 import json
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser_support import ASSETS, CHROMIUM, open_page, open_tab, running_app, upload  # noqa: E402
+from browser_support import (  # noqa: E402
+    CHROMIUM,
+    DESKTOP,
+    MAIN_ACTIONS,
+    PHONE,
+    open_page,
+    open_tab,
+    overflow_x,
+    page_height,
+    running_app,
+)
 
-DESKTOP = {"width": 1400, "height": 900}
-PHONE = {"width": 390, "height": 844}
-PHOTO = ASSETS / "chelsea.png"
-#: The element that shows each tab's main result once its action finished.
-TABS = ("features", "captioning", "generation", "classification", "fusion", "ask", "system")
-WAIT_MS = 120_000
-
-
-def _features(page) -> None:
-    upload(page, "features-image", PHOTO)
-    page.locator("#features-run").click()
-    page.locator("#features-result img").first.wait_for(timeout=WAIT_MS)
-
-
-def _captioning(page) -> None:
-    upload(page, "captioning-image", PHOTO)
-    page.locator("#captioning-run").click()
-    page.wait_for_function(
-        "() => document.querySelector('#captioning-caption textarea')?.value", timeout=WAIT_MS, polling=250
-    )
-
-
-def _generation(page) -> None:
-    page.locator("#generation-prompt textarea").fill("a red house by a lake, golden hour")
-    page.locator("#generation-steps input").fill("2")
-    page.locator("#generation-width input").fill("256")
-    page.locator("#generation-height input").fill("256")
-    page.locator("#generation-run").click()
-    page.locator("#generation-gallery img").first.wait_for(timeout=WAIT_MS)
-
-
-def _classification(page) -> None:
-    upload(page, "classification-image", PHOTO)
-    page.locator("#classification-labels textarea").fill("cat, dog, car")
-    page.locator("#classification-run").click()
-    page.locator("#classification-scores [data-testid=label-output-value]").wait_for(timeout=WAIT_MS)
-
-
-def _fusion(page) -> None:
-    upload(page, "fusion-image", PHOTO)
-    page.locator("#fusion-steps input").fill("2")
-    page.locator("#fusion-edges-run").click()
-    page.locator("#fusion-result img").first.wait_for(timeout=WAIT_MS)
-
-
-def _ask(page) -> None:
-    page.locator("#ask-message textarea").fill("Find the edges of this photo")
-    upload(page, "ask-image", PHOTO)
-    page.locator("#ask-send").click()
-    # The reply is done when the message box is emptied again (the event's follow-up step).
-    page.wait_for_function(
-        "() => document.querySelector('#ask-message textarea')?.value === ''", timeout=WAIT_MS, polling=250
-    )
-    page.wait_for_timeout(500)
-
-
-def _system(page) -> None:
-    page.locator("#system-refresh").click()
-    page.wait_for_timeout(500)
-
-
-ACTIONS: dict[str, Callable] = {
-    "features": _features,
-    "captioning": _captioning,
-    "generation": _generation,
-    "classification": _classification,
-    "fusion": _fusion,
-    "ask": _ask,
-    "system": _system,
-}
-
-
-def page_height(page) -> int:
-    page.wait_for_timeout(400)  # layout settles after a tab switch or an output
-    return int(page.evaluate("document.documentElement.scrollHeight"))
-
-
-def expanded_height(page) -> int:
-    """The page height with every accordion of the tab opened (nested ones too): all there is to scroll through."""
-    for _round in range(4):
-        closed = page.locator("button.label-wrap:not(.open):visible")
-        if not closed.count():
-            break
-        for index in reversed(range(closed.count())):
-            closed.nth(index).click()
-    return page_height(page)
-
-
-def overflow_x(page) -> int:
-    """How many pixels the page is wider than the viewport (0: no horizontal scrolling)."""
-    return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
+TABS = tuple(MAIN_ACTIONS)
 
 
 def save(page, path: Path, *, full: bool) -> None:
@@ -127,6 +47,17 @@ def save(page, path: Path, *, full: bool) -> None:
         path.write_bytes(data)
         return
     Image.open(io.BytesIO(data)).convert("RGB").quantize(colors=256).save(path, optimize=True)
+
+
+def expanded_height(page) -> int:
+    """The page height with every accordion of the tab opened (nested ones too): all there is to scroll through."""
+    for _round in range(4):
+        closed = page.locator("button.label-wrap:not(.open):visible")
+        if not closed.count():
+            break
+        for index in reversed(range(closed.count())):
+            closed.nth(index).click()
+    return page_height(page)
 
 
 class _Temp:
@@ -157,7 +88,7 @@ def shoot(browser, url: str, out: Path, tabs: tuple[str, ...], *, full: bool, lo
                 open_tab(page, tab)
                 record[f"{name}_default"] = page_height(page)
                 record[f"{name}_overflow_x_default"] = overflow_x(page)
-                ACTIONS[tab](page)
+                MAIN_ACTIONS[tab](page)
                 page.evaluate("window.scrollTo(0, 0)")
                 record[f"{name}_after"] = page_height(page)
                 record[f"{name}_overflow_x_after"] = overflow_x(page)
