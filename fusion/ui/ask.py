@@ -163,15 +163,7 @@ def build(settings: Settings, *, ask_fn: AskFn) -> AskPanel:
         send = gr.Button(t("Send"), variant="primary", elem_id="ask-send")
         stop = gr.Button(t("Stop"), variant="stop", elem_id="ask-stop")
         clear = gr.Button(t("New chat"), elem_id="ask-clear")
-    examples = gr.Examples(
-        examples=[[text, None if name is None else str(ASSETS / name)] for text, name in EXAMPLES],
-        example_labels=[text if name is None else f"{text} ({name})" for text, name in EXAMPLES],
-        inputs=[message, image],
-        label=t("Examples (English and Chinese)"),
-        cache_examples=False,
-        elem_id="ask-examples",
-    )
-    plain_example_table(examples)
+    _examples(message, image)
     check_on_upload(settings, image, what="attached image")
     asking = gr.on(
         triggers=[send.click, message.submit],
@@ -196,3 +188,16 @@ def build(settings: Settings, *, ask_fn: AskFn) -> AskPanel:
     clear.click(lambda: ([], None), outputs=[chat, conversation], api_visibility="private", queue=False)
     return AskPanel(chat=chat, message=message, image=image)
 
+
+
+def _examples(message: gr.Textbox, image: gr.Image) -> None:
+    """Requests to start from, in English and Chinese, as one compact set of buttons."""
+    examples = gr.Examples(
+        examples=[[text, None if name is None else str(ASSETS / name)] for text, name in EXAMPLES],
+        example_labels=[text if name is None else f"{text} ({name})" for text, name in EXAMPLES],
+        inputs=[message, image],
+        label=t("Examples (English and Chinese)"),
+        cache_examples=False,
+        elem_id="ask-examples",
+    )
+    plain_example_table(examples)

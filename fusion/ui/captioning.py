@@ -110,9 +110,7 @@ def _upload_name(upload: Any, index: int) -> str:
     return Path(str(path)).name if path else f"file {index + 1}"
 
 
-def make_caption_events(
-    settings: Settings, caption_fn: CaptionFn
-) -> tuple[Callable[..., Any], Callable[..., Any]]:
+def make_caption_events(settings: Settings, caption_fn: CaptionFn) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """The single-image and gallery event functions, bound to a caption function."""
 
     def seconds(pixels: Sequence[np.ndarray], options: CaptionOptions) -> int:
@@ -120,9 +118,7 @@ def make_caption_events(
 
     @gpu_task(duration=seconds)
     @reports_errors
-    def caption_on_gpu(
-        pixels: Sequence[np.ndarray], options: CaptionOptions
-    ) -> tuple[list[list[str]], list[str]]:
+    def caption_on_gpu(pixels: Sequence[np.ndarray], options: CaptionOptions) -> tuple[list[list[str]], list[str]]:
         result = caption_fn(pixels, options)
         return [list(candidates) for candidates in result.captions], list(result.notices)
 
@@ -175,9 +171,7 @@ def make_caption_events(
             raise ValueError("No images to caption: upload one or more picture files.")
         notices: list[str] = []
         if len(uploads) > MAX_GALLERY_IMAGES:
-            notices.append(
-                f"{len(uploads)} files were given; only the first {MAX_GALLERY_IMAGES} were captioned."
-            )
+            notices.append(f"{len(uploads)} files were given; only the first {MAX_GALLERY_IMAGES} were captioned.")
             uploads = uploads[:MAX_GALLERY_IMAGES]
         names, pixels = [], []
         for index, upload in enumerate(uploads):
@@ -194,8 +188,7 @@ def make_caption_events(
             raise ValueError("None of the files could be read as an image:\n" + "\n".join(notices))
         captions, caption_notices = caption_on_gpu(pixels, options)
         entries = [
-            {"file": name, "caption": _api_value(candidates)}
-            for name, candidates in zip(names, captions, strict=True)
+            {"file": name, "caption": _api_value(candidates)} for name, candidates in zip(names, captions, strict=True)
         ]
         view = {
             "items": [
@@ -289,6 +282,8 @@ def _question_widgets() -> tuple[Any, ...]:
             ask_button = gr.Button(t("Ask"), scale=1, min_width=80, elem_id="captioning-ask")
         answer_box = gr.Textbox(label=t("Answer"), buttons=["copy"], elem_id="captioning-answer")
     return question_box, ask_button, answer_box
+
+
 def _slider(name: str, label: str, step: float, info: str | None = None) -> gr.Slider:
     low, high = CAPTION_BOUNDS[name]
     return gr.Slider(
@@ -347,90 +342,101 @@ def build(
     suggest_labels_fn: SuggestLabelsFn,
 ) -> CaptioningPanel:
     """Lay out the panel and wire its events; call inside ``gr.Tab``/``gr.Blocks``."""
-    caption_event, caption_batch_event = make_caption_events(settings, caption_fn)
-    answer_event = make_answer_event(settings, answer_fn)
-    gpu_queue = {"concurrency_id": GPU_CONCURRENCY_ID, "concurrency_limit": GPU_CONCURRENCY_LIMIT}
-    view_step = {"api_visibility": "private", "concurrency_limit": None}
-
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=280):
-            image = gr.Image(
-                type="filepath",
-                label=t("Image"),
-                sources=["upload", "clipboard"],
-                elem_id="captioning-image",
-                height=IMAGE_HEIGHT,
-            )
-            caption_button = gr.Button(t("Caption"), variant="primary", elem_id="captioning-run")
-            with gr.Accordion(t("Decoding options"), open=False, elem_id="captioning-options"):
-                options = _option_widgets()
-        with gr.Column(scale=3, min_width=280):
-            caption_box, candidates_box, use_as_prompt, suggest_button, labels_box = _caption_outputs()
-            question_box, ask_button, answer_box = _question_widgets()
-            notices = gr.Markdown(elem_id="captioning-notices")
-    with gr.Accordion(t("Caption a gallery"), open=False, elem_id="captioning-gallery-section"):
-        with gr.Row():
-            files = gr.File(file_count="multiple", file_types=["image"], label=t("Images"), elem_id="captioning-files")
-            with gr.Column():
-                batch_size = _slider("batch_size", "Images per batch", 1)
-                batch_button = gr.Button(t("Caption all"))
-        gallery = gr.Gallery(label=t("Captioned images"), columns=4, height="auto")
-        gallery_captions = gr.Textbox(label=t("Captions (file: caption)"), lines=4, buttons=["copy"])
-
-    check_on_upload(settings, image, files)
-    caption_result = gr.JSON(visible=False, label="Caption (API value)")
-    batch_result = gr.JSON(visible=False, label="Captions (API value)")
-    caption_view, batch_view, answer_view = gr.State(), gr.State(), gr.State()
-
-    caption_button.click(
-        caption_event,
-        [image, *options],
-        [caption_result, caption_view],
-        api_name="caption",
-        preprocess=False,
-        **gpu_queue,
-    ).then(_show_caption, caption_view, [caption_box, candidates_box, notices], **view_step)
-    caption_button.click(None, None, candidates_box, js=HIDE_CANDIDATES, queue=False, api_visibility="private")
-    batch_button.click(
-        caption_batch_event,
-        [files, *options, batch_size],
-        [batch_result, batch_view],
-        api_name="caption_batch",
-        preprocess=False,
-        **gpu_queue,
-    ).then(_show_gallery, batch_view, [gallery, gallery_captions, notices], **view_step)
-    ask_button.click(
-        answer_event,
-        [image, question_box],
-        [answer_box, answer_view],
-        api_name="answer",
-        preprocess=False,
-        **gpu_queue,
-    ).then(_show_notices, answer_view, notices, **view_step)
+    w = _layout()
+    check_on_upload(settings, w["image"], w["files"])
+    _wire_models(settings, w, *make_caption_events(settings, caption_fn), make_answer_event(settings, answer_fn))
 
     @reports_errors
     def suggest_labels(caption: str) -> str:
         """Candidate class labels (the caption's nouns), comma-separated."""
         return suggest_labels_fn(caption or "")
 
-    suggest_button.click(
+    w["suggest"].click(
         suggest_labels,
-        caption_box,
-        labels_box,
+        w["caption"],
+        w["labels"],
         api_name="suggest_labels",
         concurrency_limit=settings.cpu_concurrency,
     )
     return CaptioningPanel(
-        image=image,
-        caption=caption_box,
-        candidates=candidates_box,
-        use_as_prompt=use_as_prompt,
-        suggest_labels=suggest_button,
-        labels=labels_box,
-        question=question_box,
-        answer=answer_box,
-        files=files,
-        gallery=gallery,
-        gallery_captions=gallery_captions,
-        notices=notices,
+        image=w["image"],
+        caption=w["caption"],
+        candidates=w["candidates"],
+        use_as_prompt=w["use_as_prompt"],
+        suggest_labels=w["suggest"],
+        labels=w["labels"],
+        question=w["question"],
+        answer=w["answer"],
+        files=w["files"],
+        gallery=w["gallery"],
+        gallery_captions=w["gallery_captions"],
+        notices=w["notices"],
     )
+
+
+def _layout() -> dict[str, Any]:
+    """Picture and Caption first, decoding options collapsed; the caption large, what to do with it, a question;
+    captioning a gallery collapsed below."""
+    w: dict[str, Any] = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=280):
+            w["image"] = gr.Image(
+                type="filepath",
+                label=t("Image"),
+                sources=["upload", "clipboard"],
+                elem_id="captioning-image",
+                height=IMAGE_HEIGHT,
+            )
+            w["run"] = gr.Button(t("Caption"), variant="primary", elem_id="captioning-run")
+            with gr.Accordion(t("Decoding options"), open=False, elem_id="captioning-options"):
+                w["options"] = _option_widgets()
+        with gr.Column(scale=3, min_width=280):
+            w["caption"], w["candidates"], w["use_as_prompt"], w["suggest"], w["labels"] = _caption_outputs()
+            w["question"], w["ask"], w["answer"] = _question_widgets()
+            w["notices"] = gr.Markdown(elem_id="captioning-notices")
+    with gr.Accordion(t("Caption a gallery"), open=False, elem_id="captioning-gallery-section"):
+        with gr.Row():
+            w["files"] = gr.File(
+                file_count="multiple", file_types=["image"], label=t("Images"), elem_id="captioning-files"
+            )
+            with gr.Column():
+                w["batch_size"] = _slider("batch_size", "Images per batch", 1)
+                w["batch"] = gr.Button(t("Caption all"))
+        w["gallery"] = gr.Gallery(label=t("Captioned images"), columns=4, height="auto")
+        w["gallery_captions"] = gr.Textbox(label=t("Captions (file: caption)"), lines=4, buttons=["copy"])
+    return w
+
+
+def _wire_models(settings: Settings, w: dict[str, Any], caption_event, caption_batch_event, answer_event) -> None:
+    """The three model endpoints, each returning its API value, then a private step that shows it."""
+    gpu_queue = {"concurrency_id": GPU_CONCURRENCY_ID, "concurrency_limit": GPU_CONCURRENCY_LIMIT}
+    view_step = {"api_visibility": "private", "concurrency_limit": None}
+    caption_result = gr.JSON(visible=False, label="Caption (API value)")
+    batch_result = gr.JSON(visible=False, label="Captions (API value)")
+    caption_view, batch_view, answer_view = gr.State(), gr.State(), gr.State()
+    options = w["options"]
+    w["run"].click(
+        caption_event,
+        [w["image"], *options],
+        [caption_result, caption_view],
+        api_name="caption",
+        preprocess=False,
+        **gpu_queue,
+    ).then(_show_caption, caption_view, [w["caption"], w["candidates"], w["notices"]], **view_step)
+    w["run"].click(None, None, w["candidates"], js=HIDE_CANDIDATES, queue=False, api_visibility="private")
+    w["batch"].click(
+        caption_batch_event,
+        [w["files"], *options, w["batch_size"]],
+        [batch_result, batch_view],
+        api_name="caption_batch",
+        preprocess=False,
+        **gpu_queue,
+    ).then(_show_gallery, batch_view, [w["gallery"], w["gallery_captions"], w["notices"]], **view_step)
+    w["ask"].click(
+        answer_event,
+        [w["image"], w["question"]],
+        [w["answer"], answer_view],
+        api_name="answer",
+        preprocess=False,
+        **gpu_queue,
+    ).then(_show_notices, answer_view, w["notices"], **view_step)

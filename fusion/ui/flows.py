@@ -529,6 +529,11 @@ def _wire_settings(settings: Settings, source: dict[str, Any], result: dict[str,
     )
 
 
+GPU_QUEUE = {"concurrency_id": GPU_CONCURRENCY_ID, "concurrency_limit": GPU_CONCURRENCY_LIMIT, "preprocess": False}
+VIEW = {"api_visibility": "private", "show_progress": "hidden"}
+CLEARS = {"queue": False, "api_visibility": "private"}
+
+
 def _wire_runs(
     settings: Settings,
     events: dict[str, Callable[..., Any]],
@@ -537,81 +542,79 @@ def _wire_runs(
     result: dict[str, Any],
 ) -> Callable[[Any], None]:
     """The three public runs, each after emptying what the last run showed, each followed by its cards."""
-    gpu_queue = {"concurrency_id": GPU_CONCURRENCY_ID, "concurrency_limit": GPU_CONCURRENCY_LIMIT, "preprocess": False}
-    view = {"api_visibility": "private", "show_progress": "hidden"}
-    card_views: Cards = result["cards"]
-    report_views = [card_views.report, card_views.scores, card_views.colours]
-    every_card = card_views.all()
-    raw = [result["similarity"], result["report"], result["run_card"]]
-    stale = [*every_card, result["caption"], result["similarity"]]
-    clear_all = _clear("", "", HIDE_LABEL, HIDE_CHART, "", HIDE_TEXT, None)
-
-    source["edges_button"].click(None, None, stale, js=clear_all, queue=False, api_visibility="private")
-    source["edges_button"].click(
-        rate_limited(events["edges_to_image"]),
-        [
-            source[name]
-            for name in (
-                "image",
-                "prompt",
-                "operation",
-                "canny_low",
-                "canny_high",
-                "seed",
-                "steps",
-                "control_scale",
-                "labels",
-            )
-        ],
-        [result["result"], result["control"], result["report"], result["run_card"], result["notices"]],
-        api_name="edges_to_image",
-        **gpu_queue,
-    ).then(show_cards, raw, [*report_views, card_views.similarity, card_views.run_card], **view)
-
-    source["reimagine_button"].click(
-        None,
-        None,
-        [*stale, result["control"]],
-        js=_clear("", "", HIDE_LABEL, HIDE_CHART, "", HIDE_TEXT, None, None),
-        queue=False,
-        api_visibility="private",
-    )
-    source["reimagine_button"].click(
-        rate_limited(events["reimagine"]),
-        [source[name] for name in ("image", "prompt", "mode", "seed", "steps", "strength", "labels")],
-        [
-            result["result"],
-            result["caption"],
-            source["prompt"],
-            result["similarity"],
-            result["report"],
-            result["run_card"],
-            result["notices"],
-        ],
-        api_name="reimagine",
-        **gpu_queue,
-    ).then(show_cards, raw, [*report_views, card_views.similarity, card_views.run_card], **view).then(
-        lambda caption: gr.update(visible=bool(caption)), result["caption"], result["caption"], **view
-    )
-
-    report_inputs = [source["image"], source["prompt"], source["labels"]]
-
-    def report_after(dependency: Any) -> None:
-        dependency.success(
-            events["report"], report_inputs, result["report"], api_visibility="private", **gpu_queue
-        ).then(show_report, result["report"], report_views, **view)
-
-    source["report_button"].click(
-        None, None, report_views, js=_clear("", HIDE_LABEL, HIDE_CHART), queue=False, api_visibility="private"
-    )
-    source["report_button"].click(
-        events["report"], report_inputs, result["report"], api_name="report", **gpu_queue
-    ).then(show_report, result["report"], report_views, **view)
+    _wire_edges(events["edges_to_image"], source, result)
+    _wire_reimagine(events["reimagine"], source, result)
     source["caption_button"].click(
         reports_errors(lambda upload: caption_into_prompt(upload, settings, caption_fn)),
         source["image"],
         source["prompt"],
         api_visibility="private",
-        **gpu_queue,
+        **GPU_QUEUE,
+    )
+    return _wire_report(events["report"], source, result)
+
+
+def _stale(result: dict[str, Any]) -> list[Any]:
+    """What a new run empties first: every card, the caption of the source and the round trip's JSON."""
+    return [*result["cards"].all(), result["caption"], result["similarity"]]
+
+
+def _show_all(result: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """``show_cards``' inputs (the raw JSON) and outputs (the cards)."""
+    cards_: Cards = result["cards"]
+    raw = [result["similarity"], result["report"], result["run_card"]]
+    return raw, [cards_.report, cards_.scores, cards_.colours, cards_.similarity, cards_.run_card]
+
+
+def _wire_edges(edges_to_image: Callable[..., Any], source: dict[str, Any], result: dict[str, Any]) -> None:
+    names = ("image", "prompt", "operation", "canny_low", "canny_high", "seed", "steps", "control_scale", "labels")
+    button = source["edges_button"]
+    button.click(None, None, _stale(result), js=_clear("", "", HIDE_LABEL, HIDE_CHART, "", HIDE_TEXT, None), **CLEARS)
+    button.click(
+        rate_limited(edges_to_image),
+        [source[name] for name in names],
+        [result["result"], result["control"], result["report"], result["run_card"], result["notices"]],
+        api_name="edges_to_image",
+        **GPU_QUEUE,
+    ).then(show_cards, *_show_all(result), **VIEW)
+
+
+def _wire_reimagine(reimagine: Callable[..., Any], source: dict[str, Any], result: dict[str, Any]) -> None:
+    """Re-imagine makes no control map: the last one goes with the other stale parts."""
+    names = ("image", "prompt", "mode", "seed", "steps", "strength", "labels")
+    button = source["reimagine_button"]
+    button.click(
+        None,
+        None,
+        [*_stale(result), result["control"]],
+        js=_clear("", "", HIDE_LABEL, HIDE_CHART, "", HIDE_TEXT, None, None),
+        **CLEARS,
+    )
+    outputs = ["result", "caption", "prompt", "similarity", "report", "run_card", "notices"]
+    button.click(
+        rate_limited(reimagine),
+        [source[name] for name in names],
+        [source["prompt"] if name == "prompt" else result[name] for name in outputs],
+        api_name="reimagine",
+        **GPU_QUEUE,
+    ).then(show_cards, *_show_all(result), **VIEW).then(
+        lambda caption: gr.update(visible=bool(caption)), result["caption"], result["caption"], **VIEW
+    )
+
+
+def _wire_report(report: Callable[..., Any], source: dict[str, Any], result: dict[str, Any]) -> Callable[[Any], None]:
+    """The report card of the source image, from its button or chained after another event (``report_after``)."""
+    cards_: Cards = result["cards"]
+    inputs = [source["image"], source["prompt"], source["labels"]]
+    views = [cards_.report, cards_.scores, cards_.colours]
+
+    def report_after(dependency: Any) -> None:
+        dependency.success(report, inputs, result["report"], api_visibility="private", **GPU_QUEUE).then(
+            show_report, result["report"], views, **VIEW
+        )
+
+    source["report_button"].click(None, None, views, js=_clear("", HIDE_LABEL, HIDE_CHART), **CLEARS)
+    source["report_button"].click(report, inputs, result["report"], api_name="report", **GPU_QUEUE).then(
+        show_report, result["report"], views, **VIEW
     )
     return report_after
