@@ -98,7 +98,11 @@ def missing_from_cache(settings: Settings, keys: Iterable[str], cache_dir: Path 
         model_id = settings.model_id(key)
         if is_local_folder(model_id):
             continue
-        snapshots = root / repo_folder_name(repo_id=model_id, repo_type="model") / "snapshots"
+        try:
+            snapshots = root / repo_folder_name(repo_id=model_id, repo_type="model") / "snapshots"
+        except ValueError:  # neither a folder here nor a Hub id (a folder that does not exist): not there
+            missing.append(key)
+            continue
         files = [
             str(path.relative_to(snapshot))
             for snapshot in (snapshots.iterdir() if snapshots.is_dir() else ())

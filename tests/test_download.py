@@ -173,4 +173,6 @@ def test_models_missing_from_the_cache_are_found_without_the_network(hf_home: Pa
     (cached_taesd / "diffusion_pytorch_model.safetensors").unlink()
     assert missing_from_cache(settings, ["taesd"], cache) == ["taesd"], "a snapshot without its weights"
     assert missing_from_cache(replace(settings, model_ids={"taesd": str(hf_home)}), ["taesd"], cache) == []
+    gone = str(hf_home / "no-such-folder")
+    assert missing_from_cache(replace(settings, model_ids={"taesd": gone}), ["taesd"], cache) == ["taesd"]
     assert "assistant" in app_keys(ask=True) and "assistant" not in app_keys(ask=False)
