@@ -145,7 +145,8 @@ def edge_density(image: np.ndarray) -> float:
 def cosine(first: np.ndarray, second: np.ndarray) -> float:
     """Cosine similarity of two vectors (CLIP embeddings are already normalised, others need not be)."""
     norm = float(np.linalg.norm(first) * np.linalg.norm(second))
-    return float(first @ second / norm) if norm else 0.0
+    # Rounding can take the cosine of two equal float32 vectors a hair past 1 (1.0000001): keep it in [-1, 1].
+    return float(np.clip(first @ second / norm, -1.0, 1.0)) if norm else 0.0
 
 
 # -------------------------------------------------------------------------------------------- edge maps
