@@ -24,14 +24,15 @@ from typing import Any
 
 import gradio as gr
 from gradio.utils import get_upload_folder
+from huggingface_hub import constants as hf_constants
 from starlette.middleware import Middleware
 
-from fusion import captioning, flows, generation, images
+from fusion import captioning, download, flows, generation, images
 from fusion.allocator import fix_mmap_threshold
 from fusion.cache import ModelCache, get_cache
 from fusion.classification import evaluation, hybrid, zeroshot
 from fusion.config import Settings, get_settings
-from fusion.messages import Lines
+from fusion.registry import REGISTRY
 from fusion.ui import captioning as captioning_ui
 from fusion.ui import classification as classification_ui
 from fusion.ui import features as features_ui
@@ -39,19 +40,21 @@ from fusion.ui import flows as flows_ui
 from fusion.ui import generation as generation_ui
 from fusion.ui import system as system_ui
 from fusion.ui.admission import Door
-from fusion.ui.common import GPU_CONCURRENCY_ID, GPU_CONCURRENCY_LIMIT, model_banner
+from fusion.ui.common import model_banner
 from fusion.ui.http import Hardening
 from fusion.ui.i18n import I18N, english_api_labels, t
 from fusion.ui.mcp import name_tools_after_endpoints, tolerate_stripped_state_outputs
 from fusion.ui.send import Panels, SendButtons, send_across_fusion, send_between_panels
+from fusion.ui.style import CSS, theme
+from fusion.ui.uploads import check_on_upload
 
 log = logging.getLogger("fusion")
 TITLE = "fusion: classical vision meets multimodal models"
+TITLE_MARKDOWN = f"# {TITLE}"
 INTRO = (
     "Classical features (OpenCV, scikit-image) and large multimodal models (CLIP, BLIP, Stable Diffusion) in one "
     "place, feeding each other. Every panel is also an API endpoint: see *Use via API* at the bottom of the page."
 )
-HEADER = Lines([f"# {TITLE}", INTRO])
 #: Gradio's ``delete_cache`` (every 10 minutes, files older than an hour), also the schedule of the app's own sweep.
 DELETE_CACHE = (600, 3600)
 
@@ -78,76 +81,13 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
     # Every 10 minutes, delete the uploads and results this app wrote over an hour ago (all of them at shutdown);
     # without it Gradio's temporary folder only grows. A sweep over 10,000 files takes about 0.14 s.
     with gr.Blocks(title="fusion", delete_cache=DELETE_CACHE) as demo:
-        gr.Markdown(t(HEADER))
-        model_banner(settings)
+        _header(settings)
         with gr.Tabs() as tabs:
-            with gr.Tab(t("Classical features"), id="features"):
-                featurer = features_ui.build(settings)
-                features_sends = SendButtons.row(
-                    "features", "Edges → generate", "Classify this", "Caption this", "Use as img2img input"
-                )
-            with gr.Tab(t("Captioning"), id="captioning"):
-                captioner = captioning_ui.build(
-                    settings,
-                    caption_fn=partial(captioning.caption, cache=cache),
-                    answer_fn=partial(captioning.answer, cache=cache),
-                    suggest_labels_fn=captioning.suggest_labels,
-                )
-            with gr.Tab(t("Text to image"), id="generation"):
-                generator = generation_ui.build(
-                    settings,
-                    generate_fn=partial(generation.generate_stream, cache=cache),
-                    enhance_fn=prompt_enhancer(cache) if settings.ask else None,
-                )
-                generation_sends = SendButtons.row("generation", "Classify this", "Caption this", "Report card")
-                generation_report = gr.JSON(label=t("Report card of the first result"))
-            with gr.Tab(t("Classification"), id="classification"):
-                classifier = classification_ui.build(
-                    settings,
-                    classify_fn=partial(zeroshot.zero_shot, cache=cache),
-                    explain_fn=partial(hybrid.explain, cache=cache),
-                    zero_shot_head_fn=partial(hybrid.zero_shot_head, cache=cache),
-                    train_fn=partial(hybrid.train_head, cache=cache),
-                    ablation_fn=partial(evaluation.cross_validate, cache=cache),
-                )
-            with gr.Tab(t("Fusion"), id="fusion"):
-                fusion = flows_ui.build(
-                    settings,
-                    edges_fn=partial(flows.edges_to_image, cache=cache),
-                    reimagine_fn=partial(flows.reimagine, cache=cache),
-                    report_fn=partial(flows.report_card, cache=cache),
-                    caption_fn=partial(captioning.caption, cache=cache),
-                )
-                fusion_sends = SendButtons.row("fusion", "Use as img2img input", "Classify this", "Caption this")
-            if settings.ask:
-                with gr.Tab(t("Ask"), id="ask"):
-                    build_ask_tab(settings, cache)
-            with gr.Tab(t("System"), id="system") as system_tab:
-                system = system_ui.build(
-                    settings,
-                    status_fn=lambda: cache.stats().to_dict(),
-                    evict_fn=cache.evict,
-                    evict_unused_fn=cache.evict_unused,
-                    pin_fn=cache.pin,
-                    unpin_fn=cache.unpin,
-                    model_keys=list(cache.registry),
-                )
-        send_between_panels(tabs, captioner, generator, classifier)
-        send_across_fusion(
-            tabs,
-            Panels(featurer, captioner, generator, classifier, fusion),
-            {"features": features_sends, "generation": generation_sends, "fusion": fusion_sends},
-        )
-        generator.gallery.change(
-            flows_ui.make_gallery_report(settings, partial(flows.report_card, cache=cache)),
-            [generator.gallery, generator.prompt, classifier.labels],
-            generation_report,
-            api_visibility="private",
-            concurrency_id=GPU_CONCURRENCY_ID,
-            concurrency_limit=GPU_CONCURRENCY_LIMIT,
-        )
-        for trigger in (demo.load, system_tab.select):
-            trigger(system.show, outputs=list(system.outputs), api_visibility="private", queue=False)
+            panels, sends = _panels(settings, cache)
+        send_between_panels(tabs, panels.captioner, panels.generator, panels.classifier)
+        send_across_fusion(tabs, panels, sends, settings)
+        # The Text-to-image panel's own module does not check its init image on upload (yet): it is checked here.
+        check_on_upload(settings, panels.generator.init_image, what="init image")
     name_tools_after_endpoints(demo)
     english_api_labels(demo)
     if settings.mcp_server:
@@ -160,6 +100,79 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
     )
     Door.for_settings(settings).install(demo)
     return demo
+
+
+def _header(settings: Settings) -> None:
+    """Title, one line of introduction (left out on a phone), and a banner when the models are not the real ones
+    (tiny mode) or not all downloaded yet (found in the local cache, without any network call)."""
+    gr.Markdown(t(TITLE_MARKDOWN), elem_id="fusion-title")
+    gr.Markdown(t(INTRO), elem_id="fusion-intro")
+    missing = []
+    if settings.models == "hub":
+        missing = download.missing_from_cache(settings, download.app_keys(ask=settings.ask))
+    names = [f"{REGISTRY[key].title} (`{settings.model_id(key)}`)" for key in missing]
+    model_banner(settings, names, offline=hf_constants.HF_HUB_OFFLINE)
+
+
+def _panels(settings: Settings, cache: ModelCache) -> tuple[Panels, dict[str, SendButtons]]:
+    """Every tab, each with its panel; send-to buttons go where each panel keeps a place for them."""
+    with gr.Tab(t("Classical features"), id="features"):
+        featurer = features_ui.build(settings)
+        features_sends = SendButtons.row(
+            "features", "Edges → generate", "Classify this", "Caption this", "Use as img2img input",
+            into=featurer.sends,
+        )
+    with gr.Tab(t("Captioning"), id="captioning"):
+        captioner = captioning_ui.build(
+            settings,
+            caption_fn=partial(captioning.caption, cache=cache),
+            answer_fn=partial(captioning.answer, cache=cache),
+            suggest_labels_fn=captioning.suggest_labels,
+        )
+    with gr.Tab(t("Text to image"), id="generation"):
+        generator = generation_ui.build(
+            settings,
+            generate_fn=partial(generation.generate_stream, cache=cache),
+            enhance_fn=prompt_enhancer(cache) if settings.ask else None,
+        )
+        generation_sends = SendButtons.row("generation", "Classify this", "Caption this", "Report card")
+    with gr.Tab(t("Classification"), id="classification"):
+        classifier = classification_ui.build(
+            settings,
+            classify_fn=partial(zeroshot.zero_shot, cache=cache),
+            explain_fn=partial(hybrid.explain, cache=cache),
+            zero_shot_head_fn=partial(hybrid.zero_shot_head, cache=cache),
+            train_fn=partial(hybrid.train_head, cache=cache),
+            ablation_fn=partial(evaluation.cross_validate, cache=cache),
+        )
+    with gr.Tab(t("Fusion"), id="fusion"):
+        fusion = flows_ui.build(
+            settings,
+            edges_fn=partial(flows.edges_to_image, cache=cache),
+            reimagine_fn=partial(flows.reimagine, cache=cache),
+            report_fn=partial(flows.report_card, cache=cache),
+            caption_fn=partial(captioning.caption, cache=cache),
+        )
+        fusion_sends = SendButtons.row(
+            "fusion", "Use as img2img input", "Classify this", "Caption this", into=fusion.sends
+        )
+    if settings.ask:
+        with gr.Tab(t("Ask"), id="ask"):
+            build_ask_tab(settings, cache)
+    with gr.Tab(t("System"), id="system") as system_tab:
+        system = system_ui.build(
+            settings,
+            status_fn=lambda: cache.stats().to_dict(),
+            evict_fn=cache.evict,
+            evict_unused_fn=cache.evict_unused,
+            pin_fn=cache.pin,
+            unpin_fn=cache.unpin,
+            model_keys=list(cache.registry),
+        )
+    gr.on([system_tab.select], system.show, outputs=list(system.outputs), api_visibility="private", queue=False)
+    gr.on(None, system.show, outputs=list(system.outputs), api_visibility="private", queue=False)  # page load
+    panels = Panels(featurer, captioner, generator, classifier, fusion)
+    return panels, {"features": features_sends, "generation": generation_sends, "fusion": fusion_sends}
 
 
 def prompt_enhancer(cache: ModelCache) -> Callable[[str], str]:
@@ -193,7 +206,9 @@ def launch_options(settings: Settings, space: housekeeping.TempSpace | None = No
         # Gradio keeps each session's state (~0.4 MB here, benchmarks/results/load.md) until this many newer
         # sessions exist; its default of 10,000 would allow ~4 GB.
         "state_session_capacity": 1000,
-        "theme": gr.themes.Soft(),
+        # Soft, with readable contrast; the cards, the send-to rows and the phone layout (fusion/ui/style.py).
+        "theme": theme(),
+        "css": CSS,
         "mcp_server": settings.mcp_server,
         # English and every language of fusion/ui/locales/, as the browser prefers (fusion/ui/i18n.py).
         "i18n": I18N,

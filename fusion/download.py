@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable
+from fnmatch import fnmatch
 from pathlib import Path
 
 from fusion.config import Settings, settings_from_env
@@ -74,6 +75,44 @@ def selected_keys(models: list[str] | None, *, include_large: bool) -> tuple[str
     if include_large:
         wanted |= {*DEFAULT_KEYS, *LARGE_KEYS} if models is None else set(LARGE_KEYS)
     return tuple(key for key in REGISTRY if key in wanted)
+
+
+def app_keys(*, ask: bool) -> tuple[str, ...]:
+    """The models the app uses with its default settings (the assistant only when the Ask tab is on)."""
+    return tuple(key for key in DEFAULT_KEYS if ask or key != "assistant")
+
+
+def missing_from_cache(settings: Settings, keys: Iterable[str], cache_dir: Path | None = None) -> list[str]:
+    """The keys among ``keys`` whose model's weights are not in the local Hugging Face cache (nor a local folder).
+
+    Only the cache folder is read, never the network, so the answer holds offline (``HF_HUB_OFFLINE``) too. A
+    model counts as there when its cached snapshots hold a file for each weight pattern its loader reads
+    (``ModelSpec.hub_files``: every component of a diffusion pipeline, for example).
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import repo_folder_name
+
+    root = Path(cache_dir or constants.HF_HUB_CACHE)
+    missing = []
+    for key in keys:
+        model_id = settings.model_id(key)
+        if is_local_folder(model_id):
+            continue
+        try:
+            snapshots = root / repo_folder_name(repo_id=model_id, repo_type="model") / "snapshots"
+        except ValueError:  # neither a folder here nor a Hub id (a folder that does not exist): not there
+            missing.append(key)
+            continue
+        files = [
+            str(path.relative_to(snapshot))
+            for snapshot in (snapshots.iterdir() if snapshots.is_dir() else ())
+            for path in snapshot.rglob("*")
+            if path.is_file()  # a symlink to a blob that was never completed is not a file
+        ]
+        weights = [pattern for pattern in REGISTRY[key].hub_files if pattern.endswith(".safetensors")]
+        if not all(any(fnmatch(name, pattern) for name in files) for pattern in weights):
+            missing.append(key)
+    return missing
 
 
 def is_local_folder(model_id: str) -> bool:

@@ -147,6 +147,25 @@ def load(
     return _limit_size(pixels, original_size, notices, text, max_side)
 
 
+def check_header(
+    source: str | os.PathLike | bytes | Mapping[str, Any],
+    *,
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    what: str = "image",
+) -> tuple[int, int]:
+    """The (width, height) a file declares, after the checks :func:`load` makes before decoding a pixel: that it
+    is an image this app reads, has pixels, and fits the decode memory. Cheap (the header only), for telling a
+    user at once that an upload cannot be used; raises :class:`ImageError` as :func:`load` would."""
+    with _open(source, what) as image:
+        width, height = image.size
+        if width < 1 or height < 1:
+            raise ImageError(_no_pixels(what, width, height))
+        _draft(image, max_side)
+        _decode_cost(image, max_side, max_bytes, what)
+        return width, height
+
+
 def _open(source: str | os.PathLike | bytes | Mapping[str, Any], what: str) -> Image.Image:
     if isinstance(source, Mapping):
         path = source.get("path")

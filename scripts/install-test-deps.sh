@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian/Ubuntu machine: Chromium for the browser tests (Playwright
 # drives the system browser; its own browser download needs internet access we may not have), a CJK font so the
-# Chinese interface's screenshots are readable, and torch 2.13.0 plus the test requirements.
+# Chinese interface's screenshots are readable, a colour emoji font (a few buttons still carry emoji), npm and
+# axe-core (the browser tests' accessibility checks), and torch 2.13.0 plus the test requirements.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then
+PACKAGES="chromium fonts-wqy-zenhei fonts-noto-color-emoji npm"
+missing=""
+for package in $PACKAGES; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
+done
+if ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1 || [ -n "$missing" ]; then
     SUDO=""
     if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
+    # npm may come with Node.js from elsewhere (NodeSource): then Debian's npm is not needed, nor installable.
+    if command -v npm >/dev/null 2>&1; then missing="${missing/ npm/}"; fi
+    # shellcheck disable=SC2086
+    [ -z "$missing" ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+
+# axe-core, pinned, into .axe/ (ignored by git): tests/browser_support.py injects it into the page.
+AXE_VERSION=4.14.1
+if ! grep -qs "\"version\": \"$AXE_VERSION\"" .axe/node_modules/axe-core/package.json; then
+    npm install --prefix .axe --no-save --no-audit --no-fund --loglevel=error "axe-core@$AXE_VERSION" >/dev/null
 fi
 
 # torch first and pinned, so requirements.txt's looser `torch` is already satisfied (CI has a CPU wheel on disk).

@@ -16,7 +16,6 @@ the page as it was at the end of the test into the artefacts folder (`FUSION_TES
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import shutil
@@ -35,9 +34,12 @@ ASSETS = ROOT / "assets"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("FUSION_TEST_ARTIFACTS") or ROOT / "test-artifacts")
 VIEWPORT = {"width": 1400, "height": 1000}
-README_SCREENSHOT = ROOT / "docs" / "screenshot.png"
-#: The README shows the page down to the features panel's Run button and the result's numbers.
-README_CLIP = {"x": 0, "y": 0, "width": 1400, "height": 788}
+DESKTOP = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+#: axe-core, installed by scripts/install-test-deps.sh (npm, pinned) into an ignored folder.
+AXE = ROOT / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
+PHOTO = ROOT / "assets" / "chelsea.png"
+WAIT_MS = 120_000
 #: Console messages proven harmless, matched against the message text. Keep each one explained.
 HARMLESS_CONSOLE_ERRORS: tuple[re.Pattern[str], ...] = ()
 
@@ -126,13 +128,15 @@ class ConsoleErrors(list):
 
 
 @contextlib.contextmanager
-def open_page(browser, url: str, *, locale: str | None = None, ready: str = "#features-run") -> Iterator:
+def open_page(
+    browser, url: str, *, locale: str | None = None, ready: str = "#features-run", viewport: dict | None = None
+) -> Iterator:
     """A fresh browser context and page on the app, loaded until `ready` shows.
 
     `page.console_errors` records console errors and uncaught page errors; leaving the block without an exception
     fails if there are any.
     """
-    context = browser.new_context(viewport=VIEWPORT, locale=locale)
+    context = browser.new_context(viewport=viewport or VIEWPORT, locale=locale)
     try:
         page = context.new_page()
         page.console_errors = ConsoleErrors()  # type: ignore[attr-defined]
@@ -169,15 +173,6 @@ def save_screenshot(page, request: pytest.FixtureRequest, step: str, *, full_pag
     return path
 
 
-def save_readme_screenshot(page) -> Path:
-    """The README's picture: the top of the page, reduced to a 256-colour palette so the PNG stays small."""
-    from PIL import Image
-
-    picture = Image.open(io.BytesIO(page.screenshot(clip=README_CLIP))).convert("RGB")
-    picture.quantize(colors=256).save(README_SCREENSHOT, optimize=True)
-    return README_SCREENSHOT
-
-
 def upload(page, elem_id: str, path: Path) -> None:
     """Upload a file into the gr.Image with this elem_id and wait for its preview."""
     page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
@@ -185,10 +180,120 @@ def upload(page, elem_id: str, path: Path) -> None:
 
 
 def open_tab(page, tab_id: str) -> None:
-    """Select a top-level tab by its id (app.py's `gr.Tab(id=...)`), independent of the label's language."""
-    page.locator(f"button[role=tab][data-tab-id='{tab_id}']:visible").first.click()
+    """Select a top-level tab by its id (app.py's `gr.Tab(id=...)`), independent of the label's language.
+
+    On a narrow screen Gradio shows the tabs that fit and puts the others in a "More tabs" menu, whose buttons
+    carry no id: the tab is found there by its position among the page's tabs.
+    """
+    button = page.locator(f"button[role=tab][data-tab-id='{tab_id}']:visible")
+    if button.count():
+        button.first.click()
+        return
+    ids = page.evaluate("() => gradio_config.components.filter(c => c.type === 'tabitem').map(c => c.props.id)")
+    name = page.locator(".tab-container.visually-hidden button").nth(ids.index(tab_id)).inner_text()
+    page.locator(".overflow-menu button[aria-label]").first.click()
+    page.locator(".overflow-dropdown button").filter(has_text=name).first.click()
 
 
 def natural_size(image) -> tuple[int, int]:
     """The (width, height) of an <img> once the browser has decoded its src (which fails if it cannot)."""
     return tuple(image.evaluate("async img => { await img.decode(); return [img.naturalWidth, img.naturalHeight]; }"))
+
+
+def reveal(page, selector: str, accordion: str) -> None:
+    """Open the accordion (by elem_id selector) that holds ``selector`` when it is closed."""
+    if not page.locator(selector).first.is_visible():
+        page.locator(f"{accordion} button.label-wrap").first.click()
+        page.locator(selector).first.wait_for(state="visible")
+
+
+def page_height(page) -> int:
+    """What a visitor scrolls through: the document's height, once the layout has settled."""
+    page.wait_for_timeout(400)
+    return int(page.evaluate("document.documentElement.scrollHeight"))
+
+
+def overflow_x(page) -> int:
+    """How many pixels the page is wider than the viewport (0: no horizontal scrolling)."""
+    return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
+
+
+def run_axe(page) -> list[dict]:
+    """axe-core's violations on the page as it is now: rule id, impact, and each node's selector and HTML."""
+    assert AXE.is_file(), "axe-core is missing: run scripts/install-test-deps.sh"
+    page.evaluate(AXE.read_text())
+    return page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => ({target: n.target.join(' '), html: n.html.slice(0, 200)})),
+        }))"""
+    )
+
+
+# ------------------------------------------------------------------------------- each tab's main action
+def _features(page) -> None:
+    upload(page, "features-image", PHOTO)
+    page.locator("#features-run").click()
+    page.locator("#features-result img").first.wait_for(timeout=WAIT_MS)
+    page.locator("#features-card .fusion-card").wait_for(timeout=WAIT_MS)
+
+
+def _captioning(page) -> None:
+    upload(page, "captioning-image", PHOTO)
+    page.locator("#captioning-run").click()
+    page.wait_for_function(
+        "() => document.querySelector('#captioning-caption textarea')?.value", timeout=WAIT_MS, polling=250
+    )
+
+
+def _generation(page) -> None:
+    page.locator("#generation-prompt textarea").fill("a red house by a lake, golden hour")
+    page.locator("#generation-steps input").fill("2")
+    page.locator("#generation-width input").fill("256")
+    page.locator("#generation-height input").fill("256")
+    page.locator("#generation-run").click()
+    page.locator("#generation-gallery img").first.wait_for(timeout=WAIT_MS)
+
+
+def _classification(page) -> None:
+    upload(page, "classification-image", PHOTO)
+    page.locator("#classification-labels textarea").fill("cat, dog, car")
+    page.locator("#classification-run").click()
+    page.locator("#classification-scores [data-testid=label-output-value]").wait_for(timeout=WAIT_MS)
+
+
+def _fusion(page) -> None:
+    upload(page, "fusion-image", PHOTO)
+    reveal(page, "#fusion-steps input", "#fusion-more-settings")
+    page.locator("#fusion-steps input").fill("2")
+    page.locator("#fusion-edges-run").click()
+    page.locator("#fusion-result img").first.wait_for(timeout=WAIT_MS)
+    page.locator("#fusion-run-card .fusion-card").wait_for(timeout=WAIT_MS)
+
+
+def _ask(page) -> None:
+    page.locator("#ask-message textarea").fill("Find the edges of this photo")
+    upload(page, "ask-image", PHOTO)
+    page.locator("#ask-send").click()
+    # The reply is done when the message box is emptied again (the event's follow-up step).
+    page.wait_for_function(
+        "() => document.querySelector('#ask-message textarea')?.value === ''", timeout=WAIT_MS, polling=250
+    )
+    page.wait_for_timeout(500)
+
+
+def _system(page) -> None:
+    page.locator("#system-refresh").click()
+    page.wait_for_timeout(500)
+
+
+#: What a visitor does first on each tab (app.py's tab ids), with tiny models; each returns once the result shows.
+MAIN_ACTIONS = {
+    "features": _features,
+    "captioning": _captioning,
+    "generation": _generation,
+    "classification": _classification,
+    "fusion": _fusion,
+    "ask": _ask,
+    "system": _system,
+}

@@ -123,3 +123,25 @@ def test_each_request_decodes_its_image_once(client, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(images, "load", counting_load)
     client.predict(image=handle_file(ASSETS / "rocket.png"), operation="HOG", api_name="/features")
     assert len(calls) == 1
+
+
+def test_the_banner_says_which_models_are_not_downloaded_and_how_to_fetch_them() -> None:
+    import gradio as gr
+    from test_i18n import CHINESE
+
+    from fusion.config import Settings
+    from fusion.ui.common import model_banner
+    from fusion.ui.i18n import english, key_of, translate
+
+    with gr.Blocks():
+        missing = model_banner(Settings(), ["CLIP ViT-B/32 (`openai/clip-vit-base-patch32`)"])
+        offline = model_banner(Settings(), ["CLIP ViT-B/32 (`openai/clip-vit-base-patch32`)"], offline=True)
+        complete = model_banner(Settings())
+        tiny = model_banner(Settings(models="tiny"))
+    text = english(missing.value)
+    assert missing.visible and "openai/clip-vit-base-patch32" in text and "python -m fusion download" in text
+    assert "HF_HUB_OFFLINE" in english(offline.value)
+    assert key_of(missing.value) is not None, "the banner is in the page's language"
+    assert "openai/clip-vit-base-patch32" in translate(text, CHINESE) != text
+    assert not complete.visible
+    assert tiny.visible and "FUSION_MODELS=tiny" in english(tiny.value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import ASSETS, natural_size, open_tab, save_screenshot, upload
+from browser_support import ASSETS, natural_size, open_tab, reveal, save_screenshot, upload
 from gradio_client import Client, handle_file
 from PIL import Image
 from playwright.sync_api import expect
@@ -76,6 +76,7 @@ def test_classification_shows_labels_with_confidences(page) -> None:
 def test_fusion_edges_to_image_shows_result_control_map_and_report(page) -> None:
     open_tab(page, "fusion")
     upload(page, "fusion-image", PHOTO)
+    reveal(page, "#fusion-steps input", "#fusion-more-settings")  # seed and steps are collapsed at first
     page.locator("#fusion-steps input").fill("2")
     page.locator("#fusion-edges-run").click()
     result = page.locator("#fusion-result img").first
@@ -84,6 +85,7 @@ def test_fusion_edges_to_image_shows_result_control_map_and_report(page) -> None
     expect(control).to_be_visible()
     assert natural_size(control) == Image.open(PHOTO).size  # the edge map of the upload itself
     assert min(natural_size(result)) > 0
+    page.locator("#fusion-raw button.label-wrap").click()  # the report's JSON sits under "Raw data"
     expect(page.locator("#fusion-report")).to_contain_text('"zero_shot"')
 
 

@@ -40,6 +40,7 @@ def test_tabs_buttons_and_labels_are_chinese(chinese_page, request: pytest.Fixtu
     expect(page.locator("#features-image")).to_contain_text("图像")
     expect(page.locator("#features-operation input")).to_have_value("Canny 边缘")
     expect(page.locator("#features-operation")).to_contain_text("操作")
+    page.locator("#features-parameters button.label-wrap").click()  # the parameters are collapsed at first
     expect(page.get_by_text("Canny 低阈值").first).to_be_visible()
     expect(page.get_by_text("Classical features")).to_have_count(0)
     open_tab(page, "generation")
@@ -58,6 +59,8 @@ def test_an_error_is_shown_in_chinese(chinese_page) -> None:
 def test_a_chinese_choice_still_sends_the_english_value(chinese_page) -> None:
     page = chinese_page
     upload(page, "features-image", ASSETS / "chelsea.png")
+    page.locator("#features-group input").click()  # the picker lists a group's operations
+    page.get_by_role("option", name="关键点").click()
     page.locator("#features-operation input").click()
     page.get_by_role("option", name="ORB 关键点").click()
     expect(page.locator("#features-operation input")).to_have_value("ORB 关键点")

@@ -159,3 +159,20 @@ def test_key_selection() -> None:
     assert set(selected_keys(None, include_large=True)) == {*DEFAULT_KEYS, *LARGE_KEYS}
     assert selected_keys(["taesd", "clip", "taesd"], include_large=False) == ("clip", "taesd")
     assert selected_keys(["taesd"], include_large=True) == ("caption-large", "clip-large", "taesd")
+
+
+def test_models_missing_from_the_cache_are_found_without_the_network(hf_home: Path, cached_taesd: Path) -> None:
+    from dataclasses import replace
+
+    from fusion.config import Settings
+    from fusion.download import app_keys, missing_from_cache
+
+    settings = replace(Settings(), model_ids={**Settings().model_ids, "taesd": CACHED_ID})
+    cache = hf_home / "hub"
+    assert missing_from_cache(settings, ["taesd", "clip"], cache) == ["clip"]
+    (cached_taesd / "diffusion_pytorch_model.safetensors").unlink()
+    assert missing_from_cache(settings, ["taesd"], cache) == ["taesd"], "a snapshot without its weights"
+    assert missing_from_cache(replace(settings, model_ids={"taesd": str(hf_home)}), ["taesd"], cache) == []
+    gone = str(hf_home / "no-such-folder")
+    assert missing_from_cache(replace(settings, model_ids={"taesd": gone}), ["taesd"], cache) == ["taesd"]
+    assert "assistant" in app_keys(ask=True) and "assistant" not in app_keys(ask=False)

@@ -14,7 +14,8 @@ from skimage import data
 from skimage.feature import hog, local_binary_pattern
 
 from fusion import features
-from fusion.features import OPERATIONS, FeatureResult, PlotData, run_operation
+from fusion.charts import PlotData
+from fusion.features import OPERATIONS, FeatureResult, run_operation
 from fusion.features.core import Binding, to_uint8
 from fusion.features.matching import corner_error, find_matches, synthetic_warp
 from fusion.features.texture import gabor_kernels
@@ -56,7 +57,11 @@ def check_result(result: FeatureResult, image: np.ndarray) -> None:
     assert result.image.ndim == 2 or (result.image.ndim == 3 and result.image.shape[2] == 3)
     assert result.image.size > 0
     json.dumps(result.stats)
-    assert all(type(value) in (int, float, str) for value in result.stats.values()), result.stats
+    # Text may be a Message (a str that keeps its template, for translation); no bools, arrays or numpy scalars.
+    assert all(
+        isinstance(value, int | float | str) and type(value) is not bool and not isinstance(value, np.generic)
+        for value in result.stats.values()
+    ), result.stats
     if result.plot is not None:
         assert result.plot.kind in ("line", "bar")
         assert all(
@@ -356,6 +361,15 @@ def test_sobel_and_scharr_match_opencv(direction: str) -> None:
         np.testing.assert_array_equal(result.image, to_uint8(response))
         assert result.stats["max_gradient"] == pytest.approx(np.abs(response).max(), abs=1e-3)
         assert result.stats["mean_gradient"] == pytest.approx(np.abs(response).mean(), rel=1e-4)
+        _assert_strengths(result.plot, response)
+
+
+def _assert_strengths(plot: PlotData, response: np.ndarray) -> None:
+    """The strength chart is the histogram of |response| from 0 to its peak, as shares of the pixels."""
+    peak = float(np.abs(response).max())
+    expected, _edges = np.histogram(np.abs(response), bins=len(plot.x), range=(0.0, peak * (1 + 1e-6)))
+    np.testing.assert_allclose(plot.series["pixels"], expected / response.size, atol=2e-5)
+    assert plot.x[0] == pytest.approx(peak / len(plot.x) / 2)
 
 
 def test_laplacian_matches_opencv_and_reports_focus() -> None:
@@ -363,6 +377,7 @@ def test_laplacian_matches_opencv_and_reports_focus() -> None:
     result = run("Laplacian", laplacian_ksize=5, laplacian_smoothing=0)
     np.testing.assert_array_equal(result.image, to_uint8(response))
     assert result.stats["laplacian_variance"] == pytest.approx(response.var(), rel=1e-4)
+    _assert_strengths(result.plot, response)
     smoothed = cv2.Laplacian(cv2.GaussianBlur(gray(CHELSEA), (0, 0), 2.0), cv2.CV_32F, ksize=3)
     np.testing.assert_array_equal(run("Laplacian", laplacian_smoothing=2.0).image, to_uint8(smoothed))
     blurred = run("Laplacian", cv2.GaussianBlur(CHELSEA, (9, 9), 0), laplacian_smoothing=0)
@@ -502,10 +517,27 @@ def test_orb_count_matches_opencv_and_is_drawn() -> None:
     assert result.stats["mean_size"] == pytest.approx(
         np.mean([keypoint.size for keypoint in keypoints]), abs=1e-3
     )
+    # Drawn: the 100 strongest (by response), so that each circle stays legible; the stats count all of them.
+    drawn = sorted(keypoints, key=lambda keypoint: -keypoint.response)[:100]
+    expected = cv2.drawKeypoints(
+        ASTRONAUT, drawn, None, (0, 255, 0), cv2.DRAW_MATCHES_FLAGS_DRAW_RICH_KEYPOINTS
+    )
+    np.testing.assert_array_equal(result.image, expected)
+    assert result.notices == (
+        f"The picture shows the 100 strongest of the {len(keypoints)} keypoints found, so that each stays legible; "
+        "the numbers count all of them.",
+    )
+    assert result.plot.series["keypoints"].sum() == len(keypoints)
+
+
+def test_few_keypoints_are_all_drawn_without_a_notice() -> None:
+    keypoints = cv2.ORB_create(40).detect(gray(ASTRONAUT), None)
+    result = run("ORB keypoints", ASTRONAUT, orb_features=40)
     expected = cv2.drawKeypoints(
         ASTRONAUT, keypoints, None, (0, 255, 0), cv2.DRAW_MATCHES_FLAGS_DRAW_RICH_KEYPOINTS
     )
     np.testing.assert_array_equal(result.image, expected)
+    assert result.notices == ()
 
 
 def test_sift_count_matches_opencv() -> None:
@@ -588,6 +620,8 @@ def test_matching_without_second_image_uses_the_synthetic_warp() -> None:
     assert result.stats["corner_error_px"] < 2.0
     assert result.image.shape == (320, 640, 3)
     assert np.all(result.image == (0, 255, 0), axis=-1).any(), "inlier matches are drawn in green"
+    funnel = [result.stats[key] for key in ("keypoints_first", "keypoints_second", "good_matches", "inliers")]
+    np.testing.assert_array_equal(result.plot.series["count"], funnel)
     warped, known = synthetic_warp(ASTRONAUT)
     np.testing.assert_array_equal(warped, cv2.warpPerspective(ASTRONAUT, known, (320, 320)))
 

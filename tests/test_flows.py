@@ -84,6 +84,13 @@ def test_histogram_distance_is_zero_for_the_same_colours_and_one_for_disjoint_on
     assert flows.histogram_distance(red, blue) == pytest.approx(2 / 3)
 
 
+def test_the_cosine_of_equal_or_opposite_vectors_stays_within_one() -> None:
+    vector = np.random.default_rng(3).standard_normal(512).astype(np.float32)  # its cosine with itself: 1 + 1e-7
+    vector /= np.linalg.norm(vector)
+    assert flows.cosine(vector, vector) == 1.0 and flows.cosine(vector, -vector) == -1.0
+    assert flows.cosine(vector, np.zeros_like(vector)) == 0.0
+
+
 def test_sharpness_and_edge_density_follow_the_classical_operations() -> None:
     image = _asset("camera.png")
     flat = np.full_like(image, 128)

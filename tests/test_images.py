@@ -228,3 +228,19 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     with pytest.raises(ImageError, match="empty"):
         images.load(empty)
+
+
+def test_the_header_check_answers_as_loading_would_without_decoding(photo: np.ndarray) -> None:
+    """What an upload is checked with as it arrives: the refusals of :func:`images.load` that need no pixel."""
+    assert images.check_header(encode(Image.fromarray(photo), "PNG")) == (photo.shape[1], photo.shape[0])
+    for payload, expected in [
+        (b"this is not an image at all", "not an image"),
+        (b"", "empty"),
+        (png_header(7999, 7999), "more than the 256 MB"),
+    ]:
+        with pytest.raises(ImageError, match=expected):
+            images.check_header(payload)
+    # A header that promises a picture the file does not hold passes: decoding it, later, says so.
+    assert images.check_header(png_header(64, 32)) == (64, 32)
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        images.load(png_header(64, 32))

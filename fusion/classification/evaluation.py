@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.cache import ModelCache
+from fusion.charts import PlotData
 from fusion.classification.datasets import LabelledImages, Split
 from fusion.classification.head import (
     CLIP_FAMILY,
@@ -30,7 +31,6 @@ from fusion.classification.head import (
     fit_head,
 )
 from fusion.classification.hybrid import HeadOptions, clip_prior, extract_features
-from fusion.features import PlotData
 from fusion.messages import Message
 
 HEADS = ("classical", "zero-shot", "linear probe", "fused")
@@ -78,7 +78,7 @@ class AblationResult:
     def plot(self) -> PlotData:
         return PlotData(
             "bar",
-            f"Held-out accuracy ({self.protocol})",
+            Message("Held-out accuracy ({protocol})", protocol=self.protocol),
             "head",
             "accuracy",
             {"accuracy": np.array([row.accuracy for row in self.rows])},
@@ -261,7 +261,7 @@ def cross_validate(
     splits = list(splitter.split(np.zeros(len(dataset)), dataset.targets))
     return AblationResult(
         _rows(predictors, splits, matrix, dataset.targets),
-        f"{folds}-fold stratified cross-validation",
+        Message("{folds}-fold stratified cross-validation", folds=folds),
         dataset.labels,
         train_size=len(splits[0][0]),
         test_size=len(splits[0][1]),

@@ -5,7 +5,7 @@ Inputs are RGB uint8 arrays of shape (H, W, 3); no function mutates its input. U
 """
 
 from fusion.features.colour import colour_histograms, dominant_colours
-from fusion.features.core import FeatureResult, Operation, ParamSpec, PlotData
+from fusion.features.core import FeatureResult, Operation, ParamSpec
 from fusion.features.edges import canny, laplacian, scharr, sobel
 from fusion.features.keypoints import (
     fast_corners,
@@ -52,7 +52,6 @@ __all__ = [
     "Matches",
     "Operation",
     "ParamSpec",
-    "PlotData",
     "adaptive_threshold",
     "adjust_tone",
     "bilateral_filter",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fusion.charts import PlotData
 from fusion.features.core import (
     FeatureResult,
-    PlotData,
     bin_centres,
     choice_param,
     histogram,
@@ -16,6 +16,7 @@ from fusion.features.core import (
     operation,
     read_only,
 )
+from fusion.messages import Message
 
 COLOUR_SPACES = ("RGB", "HSV")
 CHANNEL_COLOURS = {
@@ -37,7 +38,7 @@ def colour_histograms(image: np.ndarray, *, bins: int = 64, space: str = "RGB") 
     stats = {f"mean_{name}": round(means[channel], 3) for channel, name in enumerate(names)}
     plot = PlotData(
         "line",
-        f"{space} histograms",
+        Message("{space} histograms", space=space),
         "channel value",
         "fraction of pixels",
         series,
@@ -105,7 +106,7 @@ def dominant_colours(
     plot = PlotData(
         "bar",
         "Dominant colours",
-        "colour",
+        "cluster colour",
         "share of pixels (%)",
         {"share": 100.0 * shares},
         np.array(hexes),

@@ -15,6 +15,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from fusion.charts import PlotData
 from fusion.messages import Message
 
 ParamValue = int | float | bool | str
@@ -40,42 +41,14 @@ class ParamSpec:
 
 
 @dataclass(frozen=True)
-class PlotData:
-    """A plot as plain data, rendered lazily by `fusion.plots` so operations never touch matplotlib.
-
-    `x` holds the shared x values (numbers), or category labels (strings) for a bar plot; it defaults to
-    0..n-1. `colors` maps a series name to a matplotlib colour; `bar_colors` colours each bar of a
-    single-series bar plot individually (e.g. a colour palette).
-    """
-
-    kind: Literal["line", "bar"]
-    title: str
-    x_label: str
-    y_label: str
-    series: dict[str, np.ndarray]
-    x: np.ndarray | None = None
-    colors: dict[str, str] | None = None
-    bar_colors: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        lengths = {len(values) for values in self.series.values()}
-        if self.kind not in ("line", "bar") or len(lengths) != 1:
-            raise ValueError(
-                Message("PlotData needs kind 'line' or 'bar' and equal-length series, got {kind!r}", kind=self.kind)
-            )
-        if self.x is not None and len(self.x) not in lengths:
-            raise ValueError("PlotData.x must have one value per series point")
-        if self.bar_colors is not None and (len(self.series) != 1 or len(self.bar_colors) not in lengths):
-            raise ValueError("PlotData.bar_colors needs exactly one series and one colour per bar")
-
-
-@dataclass(frozen=True)
 class FeatureResult:
-    """What every operation returns: a displayable uint8 image, JSON-safe stats and an optional plot."""
+    """What every operation returns: a displayable uint8 image, JSON-safe stats, an optional plot and notices
+    about the picture (what it leaves out), for the user."""
 
     image: np.ndarray
     stats: Stats
     plot: PlotData | None = None
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

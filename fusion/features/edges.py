@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fusion.charts import PlotData
 from fusion.features.core import (
     FeatureResult,
     bool_param,
@@ -18,8 +19,11 @@ from fusion.features.core import (
     to_gray,
     to_uint8,
 )
+from fusion.messages import Message
 
 GRADIENT_DIRECTIONS = ("magnitude", "x", "y")
+#: Bins of the strength histograms of the gradient and Laplacian maps.
+STRENGTH_BINS = 64
 
 
 def auto_canny_thresholds(gray: np.ndarray, sigma: float) -> tuple[int, int, int]:
@@ -45,7 +49,7 @@ def canny(
     stats: dict[str, int | float | str] = {"thresholds": "manual"}
     if auto:
         low, high, median = auto_canny_thresholds(gray, sigma)
-        stats["thresholds"] = f"automatic: median {median} ± {sigma:g}"
+        stats["thresholds"] = Message("automatic: median {median} ± {sigma}", median=median, sigma=f"{sigma:g}")
     edges = cv2.Canny(gray, low, high, apertureSize=aperture, L2gradient=l2_gradient)
     count = cv2.countNonZero(edges)
     stats |= {"low_threshold": low, "high_threshold": high, "edge_pixels": count}
@@ -64,7 +68,23 @@ def _gradient(image: np.ndarray, direction: str, ksize: int) -> FeatureResult:
     peak = peak_magnitude(response)
     mean = cv2.norm(response, cv2.NORM_L1) / response.size
     stats = {"max_gradient": round(peak, 3), "mean_gradient": round(mean, 3)}
-    return FeatureResult(to_uint8(response), stats)
+    return FeatureResult(to_uint8(response), stats, strength_plot("Gradient strengths", response, peak))
+
+
+def strength_plot(title: str, response: np.ndarray, peak: float) -> PlotData | None:
+    """The share of pixels at each strength |response| from 0 to the peak (a response map's histogram)."""
+    if peak <= 0:
+        return None
+    strength = response if direction_free(response) else cv2.absdiff(response, 0.0)
+    counts = cv2.calcHist([strength], [0], None, [STRENGTH_BINS], [0.0, float(peak) * (1 + 1e-6)]).ravel()
+    shares = counts / max(float(counts.sum()), 1.0)
+    centres = (np.arange(STRENGTH_BINS) + 0.5) * (peak / STRENGTH_BINS)
+    return PlotData("line", title, "strength", "share of pixels", {"pixels": shares}, x=centres)
+
+
+def direction_free(response: np.ndarray) -> bool:
+    """Whether a response map has no negative values (a magnitude), so that it is its own strength."""
+    return cv2.minMaxLoc(response)[0] >= 0
 
 
 @image_operation
@@ -91,7 +111,8 @@ def laplacian(image: np.ndarray, *, ksize: int = 3, smoothing: float = 1.0) -> F
     response = cv2.Laplacian(gray, cv2.CV_32F, ksize=ksize)
     # E[x^2] - E[x]^2 from two reductions that accumulate in float64: half the cost of cv2.meanStdDev.
     variance = cv2.norm(response, cv2.NORM_L2SQR) / response.size - cv2.mean(response)[0] ** 2
-    return FeatureResult(to_uint8(response), {"laplacian_variance": round(variance, 3)})
+    plot = strength_plot("Laplacian strengths", response, peak_magnitude(response))
+    return FeatureResult(to_uint8(response), {"laplacian_variance": round(variance, 3)}, plot)
 
 
 # ------------------------------------------------------------------ as the dropdown and the API offer them

@@ -1,4 +1,8 @@
-"""Keypoint and corner detectors, drawn over the image with their counts."""
+"""Keypoint and corner detectors, drawn over the image with their counts.
+
+At most :data:`MAX_DRAWN` of them are drawn, the strongest (by detector response), so that each stays legible on a
+picture shown a few hundred pixels wide; the stats count every one found, and a notice says how many are shown.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from fusion.charts import PlotData
 from fusion.features.core import (
     FeatureResult,
     bool_param,
@@ -27,6 +32,10 @@ FAST_TYPES = {
 }
 KEYPOINT_COLOUR = (0, 255, 0)
 CORNER_COLOUR = (255, 0, 0)
+#: How many are drawn at most: rich keypoints (a circle of their scale, a line of their orientation) cover far more
+#: of the picture than corners (a small circle each).
+MAX_DRAWN = {"rich": 100, "corners": 300}
+SIZE_BINS = 12
 
 
 def orb_detector(
@@ -61,16 +70,53 @@ def draw_keypoints(image: np.ndarray, keypoints: Sequence[cv2.KeyPoint], *, rich
     return cv2.drawKeypoints(image, keypoints, None, colour, flags)
 
 
+def strongest(keypoints: Sequence[cv2.KeyPoint], limit: int) -> Sequence[cv2.KeyPoint]:
+    """The ``limit`` keypoints with the highest response (detection order among equals), or all of them."""
+    if len(keypoints) <= limit:
+        return keypoints
+    return sorted(keypoints, key=lambda keypoint: -keypoint.response)[:limit]
+
+
+def drawn(
+    image: np.ndarray, keypoints: Sequence[cv2.KeyPoint], *, rich: bool, what: str = "keypoints"
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The picture with the strongest keypoints drawn, and a notice when not all of them could be."""
+    shown = strongest(keypoints, MAX_DRAWN["rich" if rich else "corners"])
+    notices = ()
+    if len(shown) < len(keypoints):
+        notices = (
+            Message(
+                "The picture shows the {shown} strongest of the {found} {what} found, so that each stays "
+                "legible; the numbers count all of them.",
+                shown=len(shown),
+                found=len(keypoints),
+                what=what,
+            ),
+        )
+    return draw_keypoints(image, shown, rich=rich), notices
+
+
+def size_plot(sizes: Sequence[float]) -> PlotData | None:
+    """How many keypoints were found at each scale (their diameter in pixels)."""
+    if not len(sizes):
+        return None
+    counts, edges = np.histogram(np.asarray(sizes, dtype=np.float64), bins=SIZE_BINS)
+    centres = (edges[:-1] + edges[1:]) / 2.0
+    return PlotData("bar", "Keypoint sizes", "diameter (pixels)", "keypoints", {"keypoints": counts}, x=centres)
+
+
 def _scale_space_result(image: np.ndarray, keypoints: Sequence[cv2.KeyPoint]) -> FeatureResult:
     sizes = [keypoint.size for keypoint in keypoints]
     stats = {"keypoints": len(keypoints), "mean_size": round(float(np.mean(sizes)), 3) if sizes else 0.0}
-    return FeatureResult(draw_keypoints(image, keypoints, rich=True), stats)
+    picture, notices = drawn(image, keypoints, rich=True)
+    return FeatureResult(picture, stats, size_plot(sizes), notices)
 
 
 def _corner_result(image: np.ndarray, points: np.ndarray) -> FeatureResult:
-    """Draw (N, 2) float32 x/y corner positions as small circles."""
+    """Draw (N, 2) float32 x/y corner positions, strongest first, as small circles."""
     keypoints = cv2.KeyPoint_convert(points) if len(points) else ()
-    return FeatureResult(draw_keypoints(image, keypoints, rich=False), {"corners": len(points)})
+    picture, notices = drawn(image, keypoints, rich=False, what="corners")
+    return FeatureResult(picture, {"corners": len(points)}, notices=notices)
 
 
 @image_operation
@@ -108,7 +154,8 @@ def fast_corners(
     """FAST segment-test corners: a pixel brighter/darker than n contiguous circle pixels."""
     detector = cv2.FastFeatureDetector_create(threshold, nonmax_suppression, FAST_TYPES[neighbourhood])
     keypoints = detector.detect(to_gray(image), None)
-    return FeatureResult(draw_keypoints(image, keypoints, rich=False), {"keypoints": len(keypoints)})
+    picture, notices = drawn(image, keypoints, rich=False)
+    return FeatureResult(picture, {"keypoints": len(keypoints)}, notices=notices)
 
 
 @image_operation
@@ -128,10 +175,12 @@ def shi_tomasi_corners(
 
 
 def harris_points(response: np.ndarray, threshold: float) -> np.ndarray:
-    """x/y of 3x3 local maxima of the Harris response above `threshold` x its maximum."""
+    """x/y of 3x3 local maxima of the Harris response above `threshold` x its maximum, strongest first."""
     peak = cv2.minMaxLoc(response)[1]
     maxima = (response == cv2.dilate(response, None)) & (response > threshold * peak)
-    return np.argwhere(maxima)[:, ::-1].astype(np.float32)
+    rows, columns = np.nonzero(maxima)
+    order = np.argsort(-response[rows, columns], kind="stable")
+    return np.column_stack((columns[order], rows[order])).astype(np.float32)
 
 
 @image_operation

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fusion.charts import PlotData
 from fusion.features.core import (
     FeatureResult,
     choice_param,
@@ -18,14 +19,17 @@ from fusion.features.core import (
     to_gray,
 )
 from fusion.features.keypoints import orb_detector
+from fusion.messages import Message
 
 DETECTORS = ("ORB", "SIFT")
 SYNTHETIC_ANGLE = 15.0
 SYNTHETIC_SCALE = 0.8
 SYNTHETIC_KEYSTONE = 0.08
-SYNTHETIC_DESCRIPTION = (
-    f"synthetic warp of the first image (rotated {SYNTHETIC_ANGLE:g}°, scaled {SYNTHETIC_SCALE:g}, "
-    f"top edge narrowed {SYNTHETIC_KEYSTONE:.0%} per side)"
+SYNTHETIC_DESCRIPTION = Message(
+    "synthetic warp of the first image (rotated {angle}°, scaled {scale}, top edge narrowed {keystone} per side)",
+    angle=f"{SYNTHETIC_ANGLE:g}",
+    scale=f"{SYNTHETIC_SCALE:g}",
+    keystone=f"{SYNTHETIC_KEYSTONE:.0%}",
 )
 INLIER_COLOUR = (0, 255, 0)
 OUTLIER_COLOUR = (255, 0, 0)
@@ -185,10 +189,26 @@ def match_features(
         "homography": "found",
     }
     if matches.homography is None:
-        stats["homography"] = f"not found: RANSAC needs ≥ {MIN_HOMOGRAPHY_MATCHES} consistent good matches"
+        stats["homography"] = Message(
+            "not found: RANSAC needs ≥ {count} consistent good matches", count=MIN_HOMOGRAPHY_MATCHES
+        )
     elif known is not None:
         stats["corner_error_px"] = round(corner_error(matches.homography, known, image), 3)
-    return FeatureResult(draw_matches(image, second_image, matches), stats)
+    return FeatureResult(draw_matches(image, second_image, matches), stats, funnel_plot(stats))
+
+
+def funnel_plot(stats: dict[str, int | float | str]) -> PlotData:
+    """From keypoints to inliers: how many survive each step of the matching."""
+    steps = {
+        "keypoints (first image)": stats["keypoints_first"],
+        "keypoints (second image)": stats["keypoints_second"],
+        "good matches": stats["good_matches"],
+        "RANSAC inliers": stats["inliers"],
+    }
+    return PlotData(
+        "bar", "From keypoints to inliers", "step", "count", {"count": np.array(list(steps.values()))},
+        x=np.array(list(steps)),
+    )
 
 
 # ------------------------------------------------------------------ as the dropdown and the API offer them

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fusion.charts import PlotData
 from fusion.features.core import (
     FeatureResult,
-    PlotData,
     choice_param,
     float_param,
     histogram,

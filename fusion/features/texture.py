@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 from skimage.feature import hog, local_binary_pattern
 
+from fusion.charts import PlotData
 from fusion.features.core import (
     FeatureResult,
-    PlotData,
     bin_centres,
     choice_param,
     float_param,
@@ -104,7 +104,12 @@ def lbp(image: np.ndarray, *, points: int = 8, radius: float = 1.0, method: str 
     share = counts / max(float(counts.sum()), 1.0)
     entropy = float(-(share[share > 0] * np.log2(share[share > 0])).sum())
     plot = PlotData(
-        "bar", f"LBP histogram ({method})", "code", "pixels", {"pixels": counts}, x=bin_centres(bins, upper)
+        "bar",
+        Message("LBP histogram ({method})", method=method),
+        "code",
+        "pixels",
+        {"pixels": counts},
+        x=bin_centres(bins, upper),
     )
     stats = {"histogram_bins": bins, "entropy_bits": round(entropy, 4)}
     return FeatureResult(to_uint8(codes), stats, plot)

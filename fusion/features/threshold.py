@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fusion.charts import PlotData
 from fusion.features.core import (
     FeatureResult,
-    PlotData,
     bool_param,
     choice_param,
     float_param,
@@ -19,6 +19,7 @@ from fusion.features.core import (
     operation,
     to_gray,
 )
+from fusion.messages import Message
 
 ADAPTIVE_METHODS = {"gaussian": cv2.ADAPTIVE_THRESH_GAUSSIAN_C, "mean": cv2.ADAPTIVE_THRESH_MEAN_C}
 MORPH_OPERATIONS = {
@@ -56,7 +57,8 @@ def otsu_threshold(image: np.ndarray, *, invert: bool = False) -> FeatureResult:
     gray = to_gray(image)
     level, binary = _otsu(gray, invert)
     stats = {"threshold": int(level), "foreground_fraction": _foreground_fraction(binary)}
-    plot = intensity_plot(f"Intensity histogram (Otsu threshold {int(level)})", {"gray": histogram(gray)})
+    title = Message("Intensity histogram (Otsu threshold {threshold})", threshold=int(level))
+    plot = intensity_plot(title, {"gray": histogram(gray)})
     return FeatureResult(binary, stats, plot)
 
 

@@ -24,6 +24,7 @@ from fusion.agent.loop import Answered, Conversation, Event, Planned, Ran, Stopp
 from fusion.config import Settings
 from fusion.generation import StopSignals
 from fusion.gpu import gpu_task
+from fusion.messages import Message
 from fusion.ui.admission import rate_limited
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
@@ -35,6 +36,7 @@ from fusion.ui.common import (
 )
 from fusion.ui.files import result_file
 from fusion.ui.i18n import localized, plain_example_table, t
+from fusion.ui.uploads import check_on_upload
 
 #: ``fusion.agent.ask`` bound to the tools and the cache: (conversation, message, image, cancel=...) -> events.
 AskFn = Callable[..., Iterator[Event]]
@@ -51,6 +53,8 @@ EXAMPLES = (
     ("画一座黄昏时湖边的红房子。", None),
 )
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
+CHAT_HEIGHT = 440
+ATTACHED = "The picture attached to this message"
 NO_ANSWER = "(The assistant finished without a written answer: the steps above are what it did.)"
 
 
@@ -78,7 +82,11 @@ def _finish_tool_message(message: dict[str, Any], event: Ran) -> dict[str, Any]:
 
 
 def _image_message(conversation: Conversation, handle: str) -> dict[str, Any]:
-    return {"role": "assistant", "content": {"path": result_file(conversation.images[handle], name=handle)}}
+    picture = {
+        "path": result_file(conversation.images[handle], name=handle),
+        "alt_text": localized(Message("The picture {handle}, made by the step above", handle=handle)),
+    }
+    return {"role": "assistant", "content": picture}
 
 
 def make_ask_event(settings: Settings, ask_fn: AskFn, stop_signals: StopSignals) -> Callable[..., Iterator[Any]]:
@@ -114,7 +122,8 @@ def make_ask_event(settings: Settings, ask_fn: AskFn, stop_signals: StopSignals)
         text = "" if message is None else str(message)
         chat.append({"role": "user", "content": text})
         if decoded is not None:
-            chat.append({"role": "user", "content": {"path": result_file(decoded.pixels, name="attached")}})
+            attached = {"path": result_file(decoded.pixels, name="attached"), "alt_text": localized(ATTACHED)}
+            chat.append({"role": "user", "content": attached})
         yield chat, conversation
         steps: dict[int, int] = {}
         with stop_signals.running(current_session()) as cancel:
@@ -143,7 +152,7 @@ def build(settings: Settings, *, ask_fn: AskFn) -> AskPanel:
             "and what came back."
         )
     )
-    chat = gr.Chatbot(label=t("Chat"), height=520, elem_id="ask-chat", buttons=["copy"])
+    chat = gr.Chatbot(label=t("Chat"), height=CHAT_HEIGHT, elem_id="ask-chat", buttons=["copy"])
     with gr.Row(equal_height=True):
         message = gr.Textbox(
             label=t("Message"),
@@ -161,13 +170,8 @@ def build(settings: Settings, *, ask_fn: AskFn) -> AskPanel:
         send = gr.Button(t("Send"), variant="primary", elem_id="ask-send")
         stop = gr.Button(t("Stop"), variant="stop", elem_id="ask-stop")
         clear = gr.Button(t("New chat"), elem_id="ask-clear")
-    examples = gr.Examples(
-        examples=[[text, None if name is None else str(ASSETS / name)] for text, name in EXAMPLES],
-        inputs=[message, image],
-        label=t("Examples (English and Chinese)"),
-        cache_examples=False,
-    )
-    plain_example_table(examples)
+    _examples(message, image)
+    check_on_upload(settings, image, what="attached image")
     asking = gr.on(
         triggers=[send.click, message.submit],
         fn=rate_limited(make_ask_event(settings, ask_fn, stop_signals)),
@@ -183,3 +187,16 @@ def build(settings: Settings, *, ask_fn: AskFn) -> AskPanel:
     clear.click(lambda: ([], None), outputs=[chat, conversation], api_visibility="private", queue=False)
     return AskPanel(chat=chat, message=message, image=image)
 
+
+
+def _examples(message: gr.Textbox, image: gr.Image) -> None:
+    """Requests to start from, in English and Chinese, as one compact set of buttons."""
+    examples = gr.Examples(
+        examples=[[text, None if name is None else str(ASSETS / name)] for text, name in EXAMPLES],
+        example_labels=[text if name is None else f"{text} ({name})" for text, name in EXAMPLES],
+        inputs=[message, image],
+        label=t("Examples (English and Chinese)"),
+        cache_examples=False,
+        elem_id="ask-examples",
+    )
+    plain_example_table(examples)

@@ -31,6 +31,7 @@ from fusion.ui.common import (
 )
 from fusion.ui.files import result_file
 from fusion.ui.i18n import t
+from fusion.ui.uploads import check_on_upload
 
 CaptionFn = Callable[[Sequence[np.ndarray], CaptionOptions], CaptionResult]
 AnswerFn = Callable[[np.ndarray, str], AnswerResult]
@@ -109,9 +110,7 @@ def _upload_name(upload: Any, index: int) -> str:
     return Path(str(path)).name if path else f"file {index + 1}"
 
 
-def make_caption_events(
-    settings: Settings, caption_fn: CaptionFn
-) -> tuple[Callable[..., Any], Callable[..., Any]]:
+def make_caption_events(settings: Settings, caption_fn: CaptionFn) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """The single-image and gallery event functions, bound to a caption function."""
 
     def seconds(pixels: Sequence[np.ndarray], options: CaptionOptions) -> int:
@@ -119,9 +118,7 @@ def make_caption_events(
 
     @gpu_task(duration=seconds)
     @reports_errors
-    def caption_on_gpu(
-        pixels: Sequence[np.ndarray], options: CaptionOptions
-    ) -> tuple[list[list[str]], list[str]]:
+    def caption_on_gpu(pixels: Sequence[np.ndarray], options: CaptionOptions) -> tuple[list[list[str]], list[str]]:
         result = caption_fn(pixels, options)
         return [list(candidates) for candidates in result.captions], list(result.notices)
 
@@ -174,9 +171,7 @@ def make_caption_events(
             raise ValueError("No images to caption: upload one or more picture files.")
         notices: list[str] = []
         if len(uploads) > MAX_GALLERY_IMAGES:
-            notices.append(
-                f"{len(uploads)} files were given; only the first {MAX_GALLERY_IMAGES} were captioned."
-            )
+            notices.append(f"{len(uploads)} files were given; only the first {MAX_GALLERY_IMAGES} were captioned.")
             uploads = uploads[:MAX_GALLERY_IMAGES]
         names, pixels = [], []
         for index, upload in enumerate(uploads):
@@ -193,8 +188,7 @@ def make_caption_events(
             raise ValueError("None of the files could be read as an image:\n" + "\n".join(notices))
         captions, caption_notices = caption_on_gpu(pixels, options)
         entries = [
-            {"file": name, "caption": _api_value(candidates)}
-            for name, candidates in zip(names, captions, strict=True)
+            {"file": name, "caption": _api_value(candidates)} for name, candidates in zip(names, captions, strict=True)
         ]
         view = {
             "items": [
@@ -229,10 +223,16 @@ def make_answer_event(settings: Settings, answer_fn: AnswerFn) -> Callable[..., 
     return answer
 
 
-def _show_caption(view: dict[str, Any] | None) -> tuple[str, str, str]:
+def _show_caption(view: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The caption; every candidate too, when more than one was asked for."""
     view = view or {}
     candidates = view.get("candidates") or [""]
-    return candidates[0], "\n".join(candidates), notices_markdown(view.get("notices", ()))
+    shown = gr.update(value="\n".join(candidates), visible=len(candidates) > 1)
+    return candidates[0], shown, notices_markdown(view.get("notices", ()))
+
+
+#: Browser-side: a new caption run hides the previous candidates.
+HIDE_CANDIDATES = "() => ({__type__: 'update', value: '', visible: false})"
 
 
 def _show_gallery(view: dict[str, Any] | None) -> tuple[list[Any], str, str]:
@@ -249,6 +249,41 @@ def _decoding_visibility(mode: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------------- layout
+IMAGE_HEIGHT = 300
+
+
+def _caption_outputs() -> tuple[Any, ...]:
+    """The caption, large; its other candidates (shown when there are several); what to do with it."""
+    caption_box = gr.Textbox(
+        label=t("Caption"),
+        buttons=["copy"],
+        interactive=True,
+        lines=2,
+        elem_id="captioning-caption",
+        elem_classes=["fusion-caption"],
+    )
+    candidates_box = gr.Textbox(
+        label=t("All candidates"), lines=3, buttons=["copy"], visible=False, elem_id="captioning-candidates"
+    )
+    with gr.Row(elem_classes=["fusion-send"]):
+        use_as_prompt = gr.Button(t("Use as prompt"), size="sm", elem_id="send-captioning-use-as-prompt")
+        suggest_button = gr.Button(t("Suggest labels"), size="sm", elem_id="captioning-suggest-labels")
+    labels_box = gr.Textbox(label=t("Suggested labels"), buttons=["copy"], interactive=True)
+    return caption_box, candidates_box, use_as_prompt, suggest_button, labels_box
+
+
+def _question_widgets() -> tuple[Any, ...]:
+    """Visual question answering: the question and its button on one line, the answer under them."""
+    with gr.Group():
+        with gr.Row(equal_height=True):
+            question_box = gr.Textbox(
+                label=t("Question"), placeholder="What colour is the car?", scale=4, elem_id="captioning-question"
+            )
+            ask_button = gr.Button(t("Ask"), scale=1, min_width=80, elem_id="captioning-ask")
+        answer_box = gr.Textbox(label=t("Answer"), buttons=["copy"], elem_id="captioning-answer")
+    return question_box, ask_button, answer_box
+
+
 def _slider(name: str, label: str, step: float, info: str | None = None) -> gr.Slider:
     low, high = CAPTION_BOUNDS[name]
     return gr.Slider(
@@ -272,14 +307,14 @@ def _option_widgets() -> list[gr.components.Component]:
     with gr.Row(visible=DEFAULTS.mode == "sampling") as sampling_row:
         top_p = _slider("top_p", "Top-p", 0.05)
         temperature = _slider("temperature", "Temperature", 0.05)
-        seed = gr.Number(value=DEFAULTS.seed, precision=0, minimum=0, label=t("Seed"))
+        seed = gr.Number(value=DEFAULTS.seed, precision=0, minimum=0, label=t("Seed"), min_width=100)
     with gr.Row():
         min_new_tokens = _slider("min_new_tokens", "Min new tokens", 1)
         max_new_tokens = _slider("max_new_tokens", "Max new tokens", 1)
     with gr.Row():
         repetition_penalty = _slider("repetition_penalty", "Repetition penalty", 0.05)
         no_repeat_ngram_size = _slider("no_repeat_ngram_size", "No-repeat n-gram size", 1, "0 = off")
-        num_candidates = _slider("num_candidates", "Candidates", 1)
+    num_candidates = _slider("num_candidates", "Candidates", 1)
     widgets = [
         model,
         prefix,
@@ -307,93 +342,101 @@ def build(
     suggest_labels_fn: SuggestLabelsFn,
 ) -> CaptioningPanel:
     """Lay out the panel and wire its events; call inside ``gr.Tab``/``gr.Blocks``."""
-    caption_event, caption_batch_event = make_caption_events(settings, caption_fn)
-    answer_event = make_answer_event(settings, answer_fn)
-    gpu_queue = {"concurrency_id": GPU_CONCURRENCY_ID, "concurrency_limit": GPU_CONCURRENCY_LIMIT}
-    view_step = {"api_visibility": "private", "concurrency_limit": None}
-
-    with gr.Row():
-        with gr.Column():
-            image = gr.Image(
-                type="filepath", label=t("Image"), sources=["upload", "clipboard"], elem_id="captioning-image"
-            )
-            with gr.Accordion(t("Decoding options"), open=False):
-                options = _option_widgets()
-            caption_button = gr.Button(t("Caption"), variant="primary", elem_id="captioning-run")
-        with gr.Column():
-            caption_box = gr.Textbox(
-                label=t("Caption"), buttons=["copy"], interactive=True, elem_id="captioning-caption"
-            )
-            candidates_box = gr.Textbox(label=t("All candidates"), lines=3, buttons=["copy"])
-            with gr.Row():
-                use_as_prompt = gr.Button(t("Use as prompt"))
-                suggest_button = gr.Button(t("Suggest labels"))
-            labels_box = gr.Textbox(label=t("Suggested labels"), buttons=["copy"], interactive=True)
-            question_box = gr.Textbox(label=t("Question"), placeholder="What colour is the car?")
-            ask_button = gr.Button(t("Ask"))
-            answer_box = gr.Textbox(label=t("Answer"), buttons=["copy"])
-            notices = gr.Markdown()
-    with gr.Accordion(t("Caption a gallery"), open=False):
-        with gr.Row():
-            files = gr.File(file_count="multiple", file_types=["image"], label=t("Images"))
-            with gr.Column():
-                batch_size = _slider("batch_size", "Images per batch", 1)
-                batch_button = gr.Button(t("Caption all"))
-        gallery = gr.Gallery(label=t("Captioned images"), columns=4, height="auto")
-        gallery_captions = gr.Textbox(label=t("Captions (file: caption)"), lines=4, buttons=["copy"])
-
-    caption_result = gr.JSON(visible=False, label="Caption (API value)")
-    batch_result = gr.JSON(visible=False, label="Captions (API value)")
-    caption_view, batch_view, answer_view = gr.State(), gr.State(), gr.State()
-
-    caption_button.click(
-        caption_event,
-        [image, *options],
-        [caption_result, caption_view],
-        api_name="caption",
-        preprocess=False,
-        **gpu_queue,
-    ).then(_show_caption, caption_view, [caption_box, candidates_box, notices], **view_step)
-    batch_button.click(
-        caption_batch_event,
-        [files, *options, batch_size],
-        [batch_result, batch_view],
-        api_name="caption_batch",
-        preprocess=False,
-        **gpu_queue,
-    ).then(_show_gallery, batch_view, [gallery, gallery_captions, notices], **view_step)
-    ask_button.click(
-        answer_event,
-        [image, question_box],
-        [answer_box, answer_view],
-        api_name="answer",
-        preprocess=False,
-        **gpu_queue,
-    ).then(_show_notices, answer_view, notices, **view_step)
+    w = _layout()
+    check_on_upload(settings, w["image"], w["files"])
+    _wire_models(settings, w, *make_caption_events(settings, caption_fn), make_answer_event(settings, answer_fn))
 
     @reports_errors
     def suggest_labels(caption: str) -> str:
         """Candidate class labels (the caption's nouns), comma-separated."""
         return suggest_labels_fn(caption or "")
 
-    suggest_button.click(
+    w["suggest"].click(
         suggest_labels,
-        caption_box,
-        labels_box,
+        w["caption"],
+        w["labels"],
         api_name="suggest_labels",
         concurrency_limit=settings.cpu_concurrency,
     )
     return CaptioningPanel(
-        image=image,
-        caption=caption_box,
-        candidates=candidates_box,
-        use_as_prompt=use_as_prompt,
-        suggest_labels=suggest_button,
-        labels=labels_box,
-        question=question_box,
-        answer=answer_box,
-        files=files,
-        gallery=gallery,
-        gallery_captions=gallery_captions,
-        notices=notices,
+        image=w["image"],
+        caption=w["caption"],
+        candidates=w["candidates"],
+        use_as_prompt=w["use_as_prompt"],
+        suggest_labels=w["suggest"],
+        labels=w["labels"],
+        question=w["question"],
+        answer=w["answer"],
+        files=w["files"],
+        gallery=w["gallery"],
+        gallery_captions=w["gallery_captions"],
+        notices=w["notices"],
     )
+
+
+def _layout() -> dict[str, Any]:
+    """Picture and Caption first, decoding options collapsed; the caption large, what to do with it, a question;
+    captioning a gallery collapsed below."""
+    w: dict[str, Any] = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=280):
+            w["image"] = gr.Image(
+                type="filepath",
+                label=t("Image"),
+                sources=["upload", "clipboard"],
+                elem_id="captioning-image",
+                height=IMAGE_HEIGHT,
+            )
+            w["run"] = gr.Button(t("Caption"), variant="primary", elem_id="captioning-run")
+            with gr.Accordion(t("Decoding options"), open=False, elem_id="captioning-options"):
+                w["options"] = _option_widgets()
+        with gr.Column(scale=3, min_width=280):
+            w["caption"], w["candidates"], w["use_as_prompt"], w["suggest"], w["labels"] = _caption_outputs()
+            w["question"], w["ask"], w["answer"] = _question_widgets()
+            w["notices"] = gr.Markdown(elem_id="captioning-notices")
+    with gr.Accordion(t("Caption a gallery"), open=False, elem_id="captioning-gallery-section"):
+        with gr.Row():
+            w["files"] = gr.File(
+                file_count="multiple", file_types=["image"], label=t("Images"), elem_id="captioning-files"
+            )
+            with gr.Column():
+                w["batch_size"] = _slider("batch_size", "Images per batch", 1)
+                w["batch"] = gr.Button(t("Caption all"))
+        w["gallery"] = gr.Gallery(label=t("Captioned images"), columns=4, height="auto")
+        w["gallery_captions"] = gr.Textbox(label=t("Captions (file: caption)"), lines=4, buttons=["copy"])
+    return w
+
+
+def _wire_models(settings: Settings, w: dict[str, Any], caption_event, caption_batch_event, answer_event) -> None:
+    """The three model endpoints, each returning its API value, then a private step that shows it."""
+    gpu_queue = {"concurrency_id": GPU_CONCURRENCY_ID, "concurrency_limit": GPU_CONCURRENCY_LIMIT}
+    view_step = {"api_visibility": "private", "concurrency_limit": None}
+    caption_result = gr.JSON(visible=False, label="Caption (API value)")
+    batch_result = gr.JSON(visible=False, label="Captions (API value)")
+    caption_view, batch_view, answer_view = gr.State(), gr.State(), gr.State()
+    options = w["options"]
+    w["run"].click(
+        caption_event,
+        [w["image"], *options],
+        [caption_result, caption_view],
+        api_name="caption",
+        preprocess=False,
+        **gpu_queue,
+    ).then(_show_caption, caption_view, [w["caption"], w["candidates"], w["notices"]], **view_step)
+    w["run"].click(None, None, w["candidates"], js=HIDE_CANDIDATES, queue=False, api_visibility="private")
+    w["batch"].click(
+        caption_batch_event,
+        [w["files"], *options, w["batch_size"]],
+        [batch_result, batch_view],
+        api_name="caption_batch",
+        preprocess=False,
+        **gpu_queue,
+    ).then(_show_gallery, batch_view, [w["gallery"], w["gallery_captions"], w["notices"]], **view_step)
+    w["ask"].click(
+        answer_event,
+        [w["image"], w["question"]],
+        [w["answer"], answer_view],
+        api_name="answer",
+        preprocess=False,
+        **gpu_queue,
+    ).then(_show_notices, answer_view, w["notices"], **view_step)

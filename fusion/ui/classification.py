@@ -25,7 +25,8 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from fusion import images, plots
+from fusion import images
+from fusion.charts import PlotData
 from fusion.classification.datasets import LabelledImages, load_zip
 from fusion.classification.evaluation import TABLE_HEADERS, AblationResult
 from fusion.classification.head import DEFAULT_C, FAMILIES, MAX_WEIGHT, FeatureWeights, HybridHead
@@ -33,9 +34,9 @@ from fusion.classification.hybrid import Explanation, HeadOptions, TrainResult
 from fusion.classification.labels import DEFAULT_TEMPLATES, MAX_LABELS_TEXT, parse_labels, parse_templates
 from fusion.classification.zeroshot import ZeroShotOptions, ZeroShotResult
 from fusion.config import Settings
-from fusion.features import PlotData
 from fusion.gpu import gpu_task
 from fusion.numbers import number_or
+from fusion.ui import charts
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
@@ -45,6 +46,7 @@ from fusion.ui.common import (
 )
 from fusion.ui.files import accepted_path, new_result_path, result_file
 from fusion.ui.i18n import localized, localized_table, t
+from fusion.ui.uploads import check_on_upload
 
 ClassifyFn = Callable[[np.ndarray, str, ZeroShotOptions], ZeroShotResult]
 ExplainFn = Callable[[np.ndarray, HybridHead], Explanation]
@@ -75,6 +77,7 @@ EXAMPLE_DECODE_BYTES = 64 << 20
 PLOT_TOP = 20
 DEFAULTS = ZeroShotOptions()
 POSITIVE, NEGATIVE = "#3b7dd8", "#d8553b"
+IMAGE_HEIGHT = 280
 
 
 @dataclass(frozen=True)
@@ -168,27 +171,27 @@ def _top(scores: dict[str, float], top_k: Any) -> dict[str, float]:
 
 def _show_scores(view: dict[str, Any] | None, top_k: Any) -> tuple[Any, Any, str]:
     if not view:
-        return None, None, ""
+        return None, charts.hidden(), ""
     scores = view["scores"]
-    figure = plots.plot(score_plot(scores, max(int(top_k or 5), 1), view["title"]))
+    chart = charts.chart_update(score_plot(scores, PLOT_TOP, view["title"]))
     notes = list(view["notices"])
     if view.get("present") is not None:
         present = ", ".join(view["present"]) or "none"
         notes.insert(0, f"Present at threshold {view['threshold']:.2f}: {present}")
-    return _top(scores, top_k), figure, notices_markdown(notes)
+    return _top(scores, top_k), chart, notices_markdown(notes)
 
 
 def _show_explanation(view: dict[str, Any] | None) -> tuple[Any, Any, str]:
     if not view:
-        return None, None, ""
-    figure = plots.plot(contribution_plot(view["contributions"], view["top_label"]))
-    return _top(view["confidences"], 5), figure, notices_markdown(view["notices"])
+        return None, charts.hidden(), ""
+    chart = charts.chart_update(contribution_plot(view["contributions"], view["top_label"]))
+    return _top(view["confidences"], 5), chart, notices_markdown(view["notices"])
 
 
 def _show_ablation(view: dict[str, Any] | None) -> tuple[Any, str]:
     if not view:
-        return None, ""
-    return plots.plot(view["plot"]), notices_markdown(view["notices"])
+        return charts.hidden(), ""
+    return charts.chart_update(view["plot"]), notices_markdown(view["notices"])
 
 
 # ---------------------------------------------------------------------------------------------------- events
@@ -220,7 +223,7 @@ def make_classify_event(settings: Settings, classify_fn: ClassifyFn) -> Callable
         result = classify_on_gpu(decoded.pixels, "" if labels is None else str(labels), options)
         view = {
             "scores": result.confidences(),
-            "title": "Zero-shot " + ("softmax" if result.mode == "softmax" else "independent") + " scores",
+            "title": "Zero-shot softmax scores" if result.mode == "softmax" else "Zero-shot independent scores",
             "present": list(result.present) if result.mode == "independent" else None,
             "threshold": result.threshold,
             "notices": [*decoded.notices, *template_notices, *result.notices],
@@ -437,12 +440,13 @@ def _scoring_widgets() -> list[gr.components.Component]:
 
 
 def _weight_widgets() -> list[gr.components.Component]:
-    with gr.Row():
+    gr.Markdown(t("**Weight of each feature family** (0 leaves it out)"), elem_classes=["fusion-subhead"])
+    with gr.Row(elem_classes=["fusion-weights"]):
         weights = [
-            gr.Slider(0, MAX_WEIGHT, value=1.0, step=0.1, label=t(f"{FAMILY_TITLES[family]} weight"))
+            gr.Slider(0, MAX_WEIGHT, value=1.0, step=0.1, label=t(FAMILY_TITLES[family]), min_width=140)
             for family in FAMILIES
         ]
-    with gr.Row():
+    with gr.Row(equal_height=True):
         C = gr.Slider(0.1, 100, value=DEFAULT_C, step=0.1, label=t("C (higher = fits the examples more closely)"))
         prior = gr.Checkbox(value=True, label=t("Start from CLIP zero-shot (works with 0 examples)"))
     return [*weights, C, prior]
@@ -458,140 +462,191 @@ def build(
     ablation_fn: AblationFn,
 ) -> ClassificationPanel:
     """Lay out the panel and wire its events; call inside ``gr.Tab``/``gr.Blocks``."""
-    classify_event = make_classify_event(settings, classify_fn)
-    explain_event = make_explain_event(settings, explain_fn, zero_shot_head_fn)
-    add_examples, add_zip, clear_examples = make_teach_events(settings)
-    train_event, ablation_event, load_head = make_train_events(settings, train_fn, ablation_fn)
+    w: dict[str, Any] = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=280):
+            w["image"], w["labels"], w["classify"], scoring, w["top_k"] = _classify_inputs()
+            w["templates"], w["mode"], w["threshold"], w["include_none"], w["model"] = scoring
+        with gr.Column(scale=3, min_width=280):
+            w["scores"] = gr.Label(label=t("Zero-shot scores"), elem_id="classification-scores")
+            w["score_chart"] = charts.bar_chart(t("Scores"), elem_id="classification-chart", height=240)
+            w["notices"] = gr.Markdown(elem_id="classification-notices")
+            # The deeper tools, collapsed beside the input rather than under it.
+            w["explain"], w["heatmap"], w["head_scores"], w["contributions"], w["explain_notices"] = (
+                _explain_section()
+            )
+            with gr.Accordion(t("Teach by example"), open=False, elem_id="classification-teach"):
+                w.update(_teach_section())
+    w["examples"], w["head"] = gr.State([]), gr.State()
+    check_on_upload(settings, w["image"], w["example_files"])
+    _wire_scoring(
+        settings,
+        w,
+        make_classify_event(settings, classify_fn),
+        make_explain_event(settings, explain_fn, zero_shot_head_fn),
+    )
+    _wire_teaching(settings, w, make_teach_events(settings), make_train_events(settings, train_fn, ablation_fn))
+    return ClassificationPanel(
+        image=w["image"],
+        labels=w["labels"],
+        templates=w["templates"],
+        scores=w["scores"],
+        classify=w["classify"],
+        notices=w["notices"],
+    )
+
+
+def _wire_scoring(settings: Settings, w: dict[str, Any], classify_event: Any, explain_event: Any) -> None:
+    """Classify and Explain (public), each hiding its last chart as it starts and showing the new one after."""
     gpu_queue = {"concurrency_id": GPU_CONCURRENCY_ID, "concurrency_limit": GPU_CONCURRENCY_LIMIT}
-    cpu_queue = {"concurrency_limit": settings.cpu_concurrency}
     view_step = {"api_visibility": "private", "concurrency_limit": None}
-
-    with gr.Row():
-        with gr.Column():
-            image = gr.Image(
-                type="filepath", label=t("Image"), sources=["upload", "clipboard"], elem_id="classification-image"
-            )
-            labels = gr.Textbox(
-                label=t("Labels"),
-                max_length=MAX_LABELS_TEXT,
-                placeholder="cat, dog, car",
-                lines=2,
-                info=t("Separate labels with commas or new lines."),
-                elem_id="classification-labels",
-            )
-            with gr.Accordion(t("Prompts and scoring"), open=False, elem_id="classification-prompts"):
-                templates, mode, threshold, include_none, model = _scoring_widgets()
-                top_k = gr.Slider(1, 50, value=5, step=1, label=t("Show the top k labels"))
-            classify_button = gr.Button(t("Classify"), variant="primary", elem_id="classification-run")
-        with gr.Column():
-            scores = gr.Label(label=t("Zero-shot scores"), elem_id="classification-scores")
-            score_figure = gr.Plot(label=t("Scores"))
-            notices = gr.Markdown()
-    with gr.Accordion(t("Explain with the hybrid head"), open=False):
-        explain_button = gr.Button(t("Explain"))
-        with gr.Row():
-            heatmap = gr.Image(label=t("CLIP patch similarity to the top label"), format="png", interactive=False)
-            with gr.Column():
-                head_scores = gr.Label(label=t("Hybrid head"))
-                contribution_figure = gr.Plot(label=t("Feature family contributions"))
-        explain_notices = gr.Markdown()
-    with gr.Accordion(t("Teach by example"), open=False):
-        gr.Markdown(
-            t(
-                "Add a few images per label (or a zip of folders named after the labels), then train: the head "
-                "starts from CLIP zero-shot and combines it with HOG, LBP, colour and edge features."
-            )
-        )
-        with gr.Row():
-            with gr.Column():
-                example_label = gr.Dropdown(choices=[], allow_custom_value=True, label=t("These images show"))
-                example_files = gr.File(file_count="multiple", file_types=["image"], label=t("Example images"))
-                add_button = gr.Button(t("Add examples"))
-            with gr.Column():
-                example_zip = gr.File(file_types=[".zip"], label=t("...or an ImageFolder zip (<label>/<images>)"))
-                examples_table = gr.Dataframe(headers=EXAMPLES_HEADERS, label=t("Examples"), interactive=False)
-                clear_button = gr.Button(t("Clear examples"))
-        training = _weight_widgets()
-        with gr.Row():
-            train_button = gr.Button(t("Train head"), variant="primary")
-            ablation_button = gr.Button(t("Cross-validate heads"))
-        train_status = gr.Markdown()
-        with gr.Row():
-            head_file = gr.File(label=t("Trained head (.safetensors)"), interactive=False)
-            head_upload = gr.File(file_types=[".safetensors"], label=t("Load a head"))
-        ablation_table = gr.Dataframe(headers=TABLE_HEADERS, label=t("Held-out accuracy"), interactive=False)
-        ablation_figure = gr.Plot(label=t("Ablation"))
-        ablation_notices = gr.Markdown()
-
     classify_result = gr.JSON(visible=False, label="Scores (API value)")
     explain_result = gr.JSON(visible=False, label="Explanation (API value)")
-    classify_view, explain_view, ablation_view = gr.State(), gr.State(), gr.State()
-    examples, head = gr.State([]), gr.State()
-
-    gr.on(  # on page load: browsers show table headers as sent, so send them in the page's language
-        None,
-        lambda: (localized_table(EXAMPLES_HEADERS, []), localized_table(TABLE_HEADERS, [])),
-        outputs=[examples_table, ablation_table],
-        api_visibility="private",
-        queue=False,
-    )
-    classify_button.click(
+    classify_view, explain_view = gr.State(), gr.State()
+    score_outputs = [w["scores"], w["score_chart"], w["notices"]]
+    w["classify"].click(None, None, w["score_chart"], js=charts.HIDE_JS, queue=False, api_visibility="private")
+    w["classify"].click(
         classify_event,
-        [image, labels, templates, mode, threshold, include_none, model],
+        [w[name] for name in ("image", "labels", "templates", "mode", "threshold", "include_none", "model")],
         [classify_result, classify_view],
         api_name="classify",
         preprocess=False,
         **gpu_queue,
-    ).then(_show_scores, [classify_view, top_k], [scores, score_figure, notices], **view_step)
-    top_k.change(_show_scores, [classify_view, top_k], [scores, score_figure, notices], **view_step)
-    explain_button.click(
+    ).then(_show_scores, [classify_view, w["top_k"]], score_outputs, **view_step)
+    w["top_k"].change(_show_scores, [classify_view, w["top_k"]], score_outputs, **view_step)
+    w["explain"].click(None, None, w["contributions"], js=charts.HIDE_JS, queue=False, api_visibility="private")
+    w["explain"].click(
         explain_event,
-        [image, labels, templates, model, head],
-        [explain_result, heatmap, explain_view],
+        [w[name] for name in ("image", "labels", "templates", "model", "head")],
+        [explain_result, w["heatmap"], explain_view],
         api_name="explain",
         preprocess=False,
         **gpu_queue,
-    ).then(_show_explanation, explain_view, [head_scores, contribution_figure, explain_notices], **view_step)
+    ).then(_show_explanation, explain_view, [w["head_scores"], w["contributions"], w["explain_notices"]], **view_step)
 
-    teach_outputs = [examples, examples_table, labels, example_label, train_status]
-    add_button.click(
-        add_examples,
-        [examples, example_label, example_files, labels],
-        teach_outputs,
+
+def _wire_teaching(settings: Settings, w: dict[str, Any], teach_events: Any, train_events: Any) -> None:
+    """Examples in, a head trained or cross-validated, a head loaded: all private, per session."""
+    add_examples, add_zip, clear_examples = teach_events
+    train_event, ablation_event, load_head = train_events
+    gpu_queue = {"concurrency_id": GPU_CONCURRENCY_ID, "concurrency_limit": GPU_CONCURRENCY_LIMIT}
+    cpu_queue = {"concurrency_limit": settings.cpu_concurrency, "api_visibility": "private"}
+    view_step = {"api_visibility": "private", "concurrency_limit": None}
+    gr.on(  # on page load: browsers show table headers as sent, so send them in the page's language
+        None,
+        lambda: (localized_table(EXAMPLES_HEADERS, []), localized_table(TABLE_HEADERS, [])),
+        outputs=[w["examples_table"], w["ablation_table"]],
         api_visibility="private",
-        preprocess=False,
-        **cpu_queue,
-    ).then(lambda: None, None, example_files, **view_step)
-    example_zip.upload(
-        add_zip,
-        [examples, example_zip, labels],
-        teach_outputs,
-        api_visibility="private",
-        preprocess=False,
-        **cpu_queue,
+        queue=False,
     )
-    clear_button.click(clear_examples, labels, teach_outputs, api_visibility="private", **cpu_queue)
-    labels.blur(
+    teach_outputs = [w["examples"], w["examples_table"], w["labels"], w["example_label"], w["train_status"]]
+    w["add"].click(
+        add_examples,
+        [w["examples"], w["example_label"], w["example_files"], w["labels"]],
+        teach_outputs,
+        preprocess=False,
+        **cpu_queue,
+    ).then(lambda: None, None, w["example_files"], **view_step)
+    w["example_zip"].upload(
+        add_zip, [w["examples"], w["example_zip"], w["labels"]], teach_outputs, preprocess=False, **cpu_queue
+    )
+    w["clear"].click(clear_examples, w["labels"], teach_outputs, **cpu_queue)
+    w["labels"].blur(
         lambda text, rows: gr.update(choices=list(_merged_labels(text, [row[0] for row in rows or []]))),
-        [labels, examples],
-        example_label,
+        [w["labels"], w["examples"]],
+        w["example_label"],
         **view_step,
     )
-    train_inputs = [examples, labels, templates, model, *training]
-    train_button.click(
-        train_event, train_inputs, [head, train_status, head_file], api_visibility="private", **gpu_queue
+    train_inputs = [w["examples"], w["labels"], w["templates"], w["model"], *w["training"]]
+    w["train"].click(
+        train_event,
+        train_inputs,
+        [w["head"], w["train_status"], w["head_file"]],
+        api_visibility="private",
+        **gpu_queue,
     )
-    ablation_button.click(
-        ablation_event, train_inputs, [ablation_table, ablation_view], api_visibility="private", **gpu_queue
-    ).then(_show_ablation, ablation_view, [ablation_figure, ablation_notices], **view_step)
-    head_upload.upload(
-        load_head, head_upload, [head, train_status], api_visibility="private", preprocess=False, **cpu_queue
+    ablation_view = gr.State()
+    w["ablation"].click(
+        ablation_event, train_inputs, [w["ablation_table"], ablation_view], api_visibility="private", **gpu_queue
+    ).then(_show_ablation, ablation_view, [w["ablation_chart"], w["ablation_notices"]], **view_step)
+    w["head_upload"].upload(load_head, w["head_upload"], [w["head"], w["train_status"]], preprocess=False, **cpu_queue)
+
+
+def _classify_inputs() -> tuple[Any, ...]:
+    """The picture, the labels and Classify; how the labels are scored, collapsed under them."""
+    image = gr.Image(
+        type="filepath",
+        label=t("Image"),
+        sources=["upload", "clipboard"],
+        elem_id="classification-image",
+        height=IMAGE_HEIGHT,
     )
-    return ClassificationPanel(
-        image=image,
-        labels=labels,
-        templates=templates,
-        scores=scores,
-        classify=classify_button,
-        notices=notices,
+    labels = gr.Textbox(
+        label=t("Labels"),
+        max_length=MAX_LABELS_TEXT,
+        placeholder="cat, dog, car",
+        lines=1,
+        max_lines=6,
+        info=t("Separate labels with commas or new lines."),
+        elem_id="classification-labels",
     )
+    classify_button = gr.Button(t("Classify"), variant="primary", elem_id="classification-run")
+    with gr.Accordion(t("Prompts and scoring"), open=False, elem_id="classification-prompts"):
+        scoring = _scoring_widgets()
+        top_k = gr.Slider(1, 50, value=5, step=1, label=t("Show the top k labels"))
+    return image, labels, classify_button, scoring, top_k
+
+
+def _explain_section() -> tuple[Any, ...]:
+    """The hybrid head's answer, why (each feature family's push), and where CLIP looked, collapsed."""
+    with gr.Accordion(t("Explain with the hybrid head"), open=False, elem_id="classification-explain"):
+        explain_button = gr.Button(t("Explain"), elem_id="classification-explain-run")
+        with gr.Row(equal_height=False):
+            heatmap = gr.Image(
+                label=t("CLIP patch similarity to the top label"),
+                alt_text=t("Where CLIP saw the top label: a heatmap over the picture"),
+                format="png",
+                interactive=False,
+                height=300,
+            )
+            with gr.Column():
+                head_scores = gr.Label(label=t("Hybrid head"))
+                contribution_chart = charts.bar_chart(
+                    t("Feature family contributions"), elem_id="classification-contributions", height=240
+                )
+        explain_notices = gr.Markdown()
+    return explain_button, heatmap, head_scores, contribution_chart, explain_notices
+
+
+def _teach_section() -> dict[str, Any]:
+    """Examples per label, the feature families' weights, train or cross-validate, save and load heads."""
+    w: dict[str, Any] = {}
+    gr.Markdown(
+        t(
+            "Add a few images per label (or a zip of folders named after the labels), then train: the head "
+            "starts from CLIP zero-shot and combines it with HOG, LBP, colour and edge features."
+        )
+    )
+    with gr.Row():
+        with gr.Column():
+            w["example_label"] = gr.Dropdown(choices=[], allow_custom_value=True, label=t("These images show"))
+            w["example_files"] = gr.File(
+                file_count="multiple", file_types=["image"], label=t("Example images"), elem_id="classification-files"
+            )
+            w["add"] = gr.Button(t("Add examples"))
+        with gr.Column():
+            w["example_zip"] = gr.File(file_types=[".zip"], label=t("...or an ImageFolder zip (<label>/<images>)"))
+            w["examples_table"] = gr.Dataframe(headers=EXAMPLES_HEADERS, label=t("Examples"), interactive=False)
+            w["clear"] = gr.Button(t("Clear examples"))
+    w["training"] = _weight_widgets()
+    with gr.Row():
+        w["train"] = gr.Button(t("Train head"), variant="primary")
+        w["ablation"] = gr.Button(t("Cross-validate heads"))
+    w["train_status"] = gr.Markdown()
+    with gr.Row():
+        w["head_file"] = gr.File(label=t("Trained head (.safetensors)"), interactive=False)
+        w["head_upload"] = gr.File(file_types=[".safetensors"], label=t("Load a head"))
+    w["ablation_table"] = gr.Dataframe(headers=TABLE_HEADERS, label=t("Held-out accuracy"), interactive=False)
+    w["ablation_chart"] = charts.bar_chart(t("Ablation"), elem_id="classification-ablation-chart")
+    w["ablation_notices"] = gr.Markdown()
+    return w

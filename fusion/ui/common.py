@@ -11,7 +11,7 @@ import functools
 import html
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import gradio as gr
@@ -33,6 +33,12 @@ GPU_CONCURRENCY_ID = "gpu"
 GPU_CONCURRENCY_LIMIT = 1
 #: The attribute of a ``gr.Error`` made by :func:`user_error` that keeps its message untranslated.
 UNTRANSLATED = "fusion_message"
+
+#: The names Gradio gave these notices outputs in the API description when they had no label of their own
+#: (``value_<component id>``). Clients see them in ``view_api()`` (``tests/data/api_snapshot.json``), so they keep
+#: them as explicit labels, whatever components the page now builds before them. Markdown shows no label.
+FEATURES_NOTICES_LABEL = "value_100"
+FUSION_NOTICES_LABEL = "value_326"
 
 TINY_BANNER = (
     "**Smoke-test mode (`FUSION_MODELS=tiny`)**: every model here has tiny *random* weights, so captions, labels "
@@ -131,9 +137,30 @@ def notices_markdown(notices: Iterable[str]) -> str:
     return "\n".join(f"- {as_text(localized(notice))}" for notice in notices)
 
 
-def model_banner(settings: Settings) -> gr.Markdown:
-    """A visible warning in tiny mode; invisible otherwise."""
-    return gr.Markdown(t(TINY_BANNER), visible=settings.models == "tiny", elem_classes=["fusion-tiny-banner"])
+MISSING_BANNER = (
+    "**Not downloaded yet**: {models}. The first request that needs one of them downloads it (which takes a "
+    "while), or fails on a machine without internet. To fetch them all now, run `python -m fusion download`."
+)
+MISSING_OFFLINE_BANNER = (
+    "**Not downloaded yet, and this server is offline** (`HF_HUB_OFFLINE`): {models}. The panels that need them "
+    "answer with an error until they are fetched with `python -m fusion download` on a machine with internet."
+)
+
+
+def model_banner(settings: Settings, missing: Sequence[str] = (), *, offline: bool = False) -> gr.Markdown:
+    """A visible note when the models are not real (tiny mode) or not all there yet (hub mode, ``missing`` names
+    them: their titles and Hub ids); invisible otherwise."""
+    if settings.models == "tiny":
+        return gr.Markdown(t(TINY_BANNER), elem_classes=["fusion-banner"], elem_id="fusion-banner")
+    if missing:
+        text = t(Message(MISSING_OFFLINE_BANNER if offline else MISSING_BANNER, models=", ".join(missing)))
+        return gr.Markdown(text, elem_classes=["fusion-banner"], elem_id="fusion-banner")
+    return gr.Markdown(visible=False, elem_id="fusion-banner")
+
+
+def raw_data(elem_id: str | None = None) -> gr.Accordion:
+    """The collapsed section holding an event's raw JSON (what the API returns), under its readable card."""
+    return gr.Accordion(t("Raw data"), open=False, elem_id=elem_id, elem_classes=["fusion-raw"])
 
 
 def wire_stop(stop_button: gr.Button, running: Any, stop_signals: Any) -> None:

@@ -4,17 +4,26 @@ API endpoints: ``edges_to_image`` (an image's edge map conditions SD 1.5 through
 ``reimagine`` (image -> BLIP caption -> prompt -> new image, with round-trip similarities) and ``report``
 (the report card of any image). Every result carries a run card (JSON) that is also stored in its PNG;
 dropping that PNG or JSON on "Restore from a run card" puts the settings back.
+
+The page shows each result as readable cards (``fusion/ui/cards.py``): the round trip, the report card with its
+zero-shot scores as a label list and its colour histogram as a chart, the run card at a glance. Private follow-up
+steps make them from the JSON the endpoints return, which stays, unchanged, under "Raw data". Starting a run
+empties what the previous one showed, in the browser, so nothing stale is left beside a new result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 
+from fusion import features
+from fusion.charts import PlotData
 from fusion.classification.labels import MAX_LABELS_TEXT
 from fusion.config import Settings
 from fusion.flows import (
@@ -29,18 +38,22 @@ from fusion.flows import (
 )
 from fusion.generation import DEFAULT_STRENGTH, GenerationOptions
 from fusion.gpu import gpu_task
+from fusion.images import ImageError
 from fusion.numbers import number_or, whole_number
+from fusion.ui import cards, charts
 from fusion.ui.admission import rate_limited
 from fusion.ui.common import (
+    FUSION_NOTICES_LABEL,
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
     decode_upload,
     notices_markdown,
+    raw_data,
     reports_errors,
-    user_error,
 )
 from fusion.ui.files import accepted_path, result_file
 from fusion.ui.i18n import t
+from fusion.ui.uploads import check_on_upload
 
 EdgesFn = Callable[..., EdgesResult]
 ReimagineFn = Callable[..., ReimagineResult]
@@ -64,6 +77,9 @@ RESTORED = (
     ("report", "labels"),
     ("reimagine", "mode"),
 )
+IMAGE_HEIGHT = 260
+RESULT_HEIGHT = 340
+HISTOGRAM_COLOURS = {"red": "#d62728", "green": "#2ca02c", "blue": "#1f77b4"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,10 @@ class FusionPanel:
     control: gr.Image
     report: gr.JSON
     run_card: gr.JSON
+    #: Where the send-to buttons go (``app.py`` fills it), under the result.
+    sends: gr.Row
+    #: Chains the report card of the source image (and its cards) onto an event: a send-to's "Report card".
+    report_after: Callable[[Any], None]
 
 
 def _options(prompt: Any, seed: Any, steps: Any, **extra: Any) -> GenerationOptions:
@@ -253,6 +273,81 @@ def caption_into_prompt(image: Any, settings: Settings, caption_fn: CaptionFn) -
     return caption_fn([source.pixels]).captions[0][0]
 
 
+def automatic_thresholds(image: Any, automatic: bool, operation: str | None, settings: Settings) -> tuple[Any, Any]:
+    """Canny's thresholds from the picture's median brightness, shown in the (then locked) sliders; as the user
+    set them when "Automatic thresholds" is off. The public endpoint takes whatever the sliders say."""
+    unlocked = gr.update(interactive=not automatic)
+    if not automatic or image is None or operation != "Canny edges":
+        return unlocked, unlocked
+    try:
+        pixels = decode_upload(image, settings, what="image").pixels
+    except ImageError:
+        return unlocked, unlocked  # the upload check has said what is wrong with it
+    stats = features.run_operation(pixels, "Canny edges", canny_auto=True).stats
+    return (
+        gr.update(value=stats["low_threshold"], interactive=False),
+        gr.update(value=stats["high_threshold"], interactive=False),
+    )
+
+
+# ------------------------------------------------------------------------------------------------ cards
+@dataclass(frozen=True)
+class Cards:
+    """The readable side of a result: round trip, report card (numbers, zero-shot scores, colours), run card."""
+
+    similarity: gr.HTML
+    report: gr.HTML
+    scores: gr.Label
+    colours: gr.LinePlot
+    run_card: gr.HTML
+
+    def all(self) -> list[Any]:
+        return [self.similarity, self.report, self.scores, self.colours, self.run_card]
+
+
+def show_cards(
+    similarity: Mapping[str, Any] | None, report: Mapping[str, Any] | None, card: Mapping[str, Any] | None
+) -> tuple[Any, ...]:
+    """Every card of a result, from the JSON its endpoint returned (a missing part hides its card)."""
+    return (*show_report(report), cards.similarity_card(similarity), cards.run_card(card))
+
+
+def show_report(report: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """The report card, its zero-shot scores as a label list and its colour histogram as a chart."""
+    scores = (report or {}).get("zero_shot") or {}
+    return (
+        cards.report_card(report),
+        gr.update(value=dict(scores), visible=bool(scores)),
+        charts.chart_update(colour_histogram(report)),
+    )
+
+
+def colour_histogram(report: Mapping[str, Any] | None) -> PlotData | None:
+    """A report card's 16-bin RGB histograms as a chart."""
+    histograms = (report or {}).get("colour_histogram") or {}
+    series = {name: np.asarray(values, dtype=float) for name, values in histograms.items() if len(values)}
+    if not series or len({len(values) for values in series.values()}) != 1:
+        return None
+    bins = len(next(iter(series.values())))
+    centres = (np.arange(bins) + 0.5) * (256 / bins)
+    return PlotData(
+        "line", "Colour histogram", "channel value", "share of pixels", series, x=centres, colors=HISTOGRAM_COLOURS
+    )
+
+
+#: Browser-side updates that empty a result's parts: a chart is emptied and hidden; a label list only hidden (its
+#: frontend cannot take an empty value while shown); a caption box emptied and hidden.
+HIDE_CHART = {"__type__": "update", "value": None, "visible": False}
+HIDE_LABEL = {"__type__": "update", "visible": False}
+HIDE_TEXT = {"__type__": "update", "value": "", "visible": False}
+
+
+def _clear(*values: Any) -> str:
+    """JavaScript returning ``values`` (updates, or plain values) for its outputs."""
+    return f"() => {json.dumps(list(values))}"
+
+
+# ------------------------------------------------------------------------------------------------ layout
 def build(
     settings: Settings,
     *,
@@ -263,127 +358,263 @@ def build(
 ) -> FusionPanel:
     """The tab; the task functions are ``fusion.flows`` functions bound to the cache (``partial``)."""
     events = make_events(settings, edges_fn=edges_fn, reimagine_fn=reimagine_fn, report_fn=report_fn)
-    with gr.Row():
-        with gr.Column(scale=3):
-            image = gr.Image(
-                label=t("Source image"), type="filepath", sources=["upload", "clipboard"], elem_id="fusion-image"
-            )
-            prompt = gr.Textbox(label=t("Prompt (empty for re-imagine: the caption)"), lines=2)
-            caption_button = gr.Button(t("Caption → prompt"), size="sm")
-            labels = gr.Textbox(label=t("Report labels (zero-shot)"), value=DEFAULT_LABELS, max_length=MAX_LABELS_TEXT)
-            with gr.Accordion(t("Edges → image (ControlNet-Canny)"), open=True):
-                operation = gr.Dropdown(
-                    label=t("Edge operation"),
-                    choices=[(t(name), name) for name in EDGE_OPERATIONS],
-                    value=DEFAULT_EDGE_OPERATION,
-                )
-                with gr.Row():
-                    canny_low = gr.Slider(label=t("Canny low"), minimum=0, maximum=255, step=1, value=100)
-                    canny_high = gr.Slider(label=t("Canny high"), minimum=0, maximum=255, step=1, value=200)
-                control_scale = gr.Slider(label=t("Control scale"), minimum=0, maximum=2, step=0.05, value=1.0)
-                edges_button = gr.Button(t("Edges → generate"), variant="primary", elem_id="fusion-edges-run")
-            with gr.Accordion(t("Re-imagine (caption → prompt → image)"), open=True):
-                mode = gr.Radio(label=t("Mode"), choices=list(MODES), value="txt2img")
-                strength = gr.Slider(
-                    label=t("Strength (img2img)"), minimum=0.01, maximum=1, step=0.01, value=DEFAULT_STRENGTH
-                )
-                reimagine_button = gr.Button(t("Re-imagine"), variant="primary")
-            with gr.Row():
-                seed = gr.Number(label=t("Seed"), value=-1, precision=0, info=t("-1: random"))
-                steps = gr.Number(label=t("Steps"), value=DEFAULT_STEPS, precision=0, elem_id="fusion-steps")
-            report_button = gr.Button(t("Report card of the source image"))
-            with gr.Accordion(t("Restore from a run card"), open=False):
-                restore_file = gr.File(
-                    label=t("Drop a run card (.json) or a PNG made here"), file_types=[".json", ".png"]
-                )
-        with gr.Column(scale=4):
-            with gr.Row():
-                control = gr.Image(label=t("Control map"), format="png", interactive=False, elem_id="fusion-control")
-                result = gr.Image(label=t("Result"), format="png", interactive=False, elem_id="fusion-result")
-            caption = gr.Textbox(label=t("Caption of the source"), interactive=False)
-            similarity = gr.JSON(label=t("Round-trip similarity"))
-            report = gr.JSON(label=t("Report card"), elem_id="fusion-report")
-            run_card = gr.JSON(label=t("Run card (also in the PNG)"))
-            notices = gr.Markdown()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=280):
+            source = _source_column()
+        with gr.Column(scale=3, min_width=280):
+            result = _result_column()
+    check_on_upload(settings, source["image"])
+    _wire_settings(settings, source, result)
+    report_after = _wire_runs(settings, events, caption_fn, source, result)
+    return FusionPanel(
+        image=source["image"],
+        prompt=source["prompt"],
+        labels=source["labels"],
+        operation=source["operation"],
+        result=result["result"],
+        control=result["control"],
+        report=result["report"],
+        run_card=result["run_card"],
+        sends=result["sends"],
+        report_after=report_after,
+    )
 
-    gpu_queue = {
-        "concurrency_id": GPU_CONCURRENCY_ID,
-        "concurrency_limit": GPU_CONCURRENCY_LIMIT,
-        "preprocess": False,
-    }
-    edges_button.click(
-        rate_limited(events["edges_to_image"]),
-        [image, prompt, operation, canny_low, canny_high, seed, steps, control_scale, labels],
-        [result, control, report, run_card, notices],
-        api_name="edges_to_image",
-        **gpu_queue,
+
+def _source_column() -> dict[str, Any]:
+    """The picture, the prompt and the three actions first; their settings below, collapsed."""
+    widgets: dict[str, Any] = {}
+    widgets["image"] = gr.Image(
+        label=t("Source image"),
+        type="filepath",
+        sources=["upload", "clipboard"],
+        elem_id="fusion-image",
+        height=IMAGE_HEIGHT,
     )
-    reimagine_button.click(
-        rate_limited(events["reimagine"]),
-        [image, prompt, mode, seed, steps, strength, labels],
-        [result, caption, prompt, similarity, report, run_card, notices],
-        api_name="reimagine",
-        **gpu_queue,
+    widgets["prompt"] = gr.Textbox(label=t("Prompt (empty for re-imagine: the caption)"), lines=2)
+    widgets["caption_button"] = gr.Button(t("Caption → prompt"), size="sm", elem_id="fusion-caption-run")
+    with gr.Row():
+        widgets["edges_button"] = gr.Button(t("Edges → generate"), variant="primary", elem_id="fusion-edges-run")
+        widgets["reimagine_button"] = gr.Button(t("Re-imagine"), variant="primary", elem_id="fusion-reimagine-run")
+    widgets["report_button"] = gr.Button(t("Report card of the source image"), size="sm", elem_id="fusion-report-run")
+    _edge_settings(widgets)
+    with gr.Accordion(t("Re-imagine settings"), open=False, elem_id="fusion-reimagine-settings"):
+        widgets["mode"] = gr.Radio(label=t("Mode"), choices=list(MODES), value="txt2img")
+        widgets["strength"] = gr.Slider(
+            label=t("Strength (img2img)"), minimum=0.01, maximum=1, step=0.01, value=DEFAULT_STRENGTH
+        )
+    with gr.Accordion(t("Seed, steps and report labels"), open=False, elem_id="fusion-more-settings"):
+        with gr.Row():
+            widgets["seed"] = gr.Number(label=t("Seed"), value=-1, precision=0, info=t("-1: random"))
+            widgets["steps"] = gr.Number(label=t("Steps"), value=DEFAULT_STEPS, precision=0, elem_id="fusion-steps")
+        widgets["labels"] = gr.Textbox(
+            label=t("Report labels (zero-shot)"), value=DEFAULT_LABELS, max_length=MAX_LABELS_TEXT
+        )
+    with gr.Accordion(t("Restore from a run card"), open=False, elem_id="fusion-restore"):
+        widgets["restore_file"] = gr.File(
+            label=t("Drop a run card (.json) or a PNG made here"), file_types=[".json", ".png"]
+        )
+    return widgets
+
+
+def _edge_settings(widgets: dict[str, Any]) -> None:
+    with gr.Accordion(t("Edges → image settings"), open=False, elem_id="fusion-edges-settings"):
+        widgets["operation"] = gr.Dropdown(
+            label=t("Edge operation"),
+            choices=[(t(name), name) for name in EDGE_OPERATIONS],
+            value=DEFAULT_EDGE_OPERATION,
+        )
+        widgets["canny_auto"] = gr.Checkbox(
+            label=t("Automatic thresholds"),
+            value=True,
+            info=t("Derive both thresholds from the median."),
+            elem_id="fusion-canny-auto",
+        )
+        with gr.Row():
+            widgets["canny_low"] = gr.Slider(
+                label=t("Canny low"),
+                minimum=0,
+                maximum=255,
+                step=1,
+                value=100,
+                interactive=False,
+                elem_id="fusion-canny-low",
+            )
+            widgets["canny_high"] = gr.Slider(
+                label=t("Canny high"),
+                minimum=0,
+                maximum=255,
+                step=1,
+                value=200,
+                interactive=False,
+                elem_id="fusion-canny-high",
+            )
+        widgets["control_scale"] = gr.Slider(label=t("Control scale"), minimum=0, maximum=2, step=0.05, value=1.0)
+
+
+def _result_column() -> dict[str, Any]:
+    """Result and control map side by side, notices, send-to buttons, then the cards; the JSON under them."""
+    widgets: dict[str, Any] = {}
+    with gr.Row():
+        widgets["result"] = gr.Image(
+            label=t("Result"),
+            alt_text=t("The generated picture"),
+            format="png",
+            interactive=False,
+            elem_id="fusion-result",
+            height=RESULT_HEIGHT,
+        )
+        widgets["control"] = gr.Image(
+            label=t("Control map"),
+            alt_text=t("The edge map that steered the generation"),
+            format="png",
+            interactive=False,
+            elem_id="fusion-control",
+            height=RESULT_HEIGHT,
+        )
+    widgets["notices"] = gr.Markdown(label=FUSION_NOTICES_LABEL, elem_id="fusion-notices")
+    widgets["sends"] = gr.Row(elem_id="fusion-send", elem_classes=["fusion-send"])
+    widgets["caption"] = gr.Textbox(
+        label=t("Caption of the source"), interactive=False, visible=False, elem_id="fusion-caption"
     )
-    report_button.click(events["report"], [image, prompt, labels], report, api_name="report", **gpu_queue)
-    caption_button.click(
-        reports_errors(lambda upload: caption_into_prompt(upload, settings, caption_fn)),
-        image,
-        prompt,
-        api_visibility="private",
-        **gpu_queue,
+    similarity_card = gr.HTML(elem_id="fusion-similarity-card", padding=False)
+    report_card = gr.HTML(elem_id="fusion-report-card", padding=False)
+    with gr.Row(equal_height=False):
+        scores = gr.Label(
+            label=t("Zero-shot scores"),
+            visible=False,
+            show_heading=False,
+            elem_id="fusion-report-scores",
+            min_width=200,
+        )
+        colours = charts.line_chart(t("Colour histogram"), elem_id="fusion-report-colours", height=200)
+    widgets["cards"] = Cards(
+        similarity=similarity_card,
+        report=report_card,
+        scores=scores,
+        colours=colours,
+        run_card=gr.HTML(elem_id="fusion-run-card", padding=False),
     )
-    restore_file.upload(
-        lambda upload: restore_settings(upload, settings),
-        restore_file,
-        [
-            operation,
-            canny_low,
-            canny_high,
-            prompt,
-            seed,
-            steps,
-            control_scale,
-            strength,
-            labels,
-            mode,
-            notices,
-        ],
+    with raw_data("fusion-raw"):
+        widgets["similarity"] = gr.JSON(label=t("Round-trip similarity"))
+        widgets["report"] = gr.JSON(label=t("Report card"), elem_id="fusion-report")
+        widgets["run_card"] = gr.JSON(label=t("Run card (also in the PNG)"))
+    return widgets
+
+
+def _wire_settings(settings: Settings, source: dict[str, Any], result: dict[str, Any]) -> None:
+    """Automatic Canny thresholds follow the picture; a run card puts its settings back (and its thresholds)."""
+    thresholds = [source["canny_low"], source["canny_high"]]
+    for trigger in (source["image"].change, source["canny_auto"].change, source["operation"].change):
+        trigger(
+            lambda image, automatic, operation: automatic_thresholds(image, automatic, operation, settings),
+            [source["image"], source["canny_auto"], source["operation"]],
+            thresholds,
+            api_visibility="private",
+            preprocess=False,
+            concurrency_limit=None,
+            show_progress="hidden",
+        )
+
+    def restore(upload: Any) -> tuple[Any, ...]:
+        values = restore_settings(upload, settings)
+        restored_thresholds = values[RESTORED.index(("edges", "canny_low"))] != gr.skip()
+        return (*values, gr.update(value=False) if restored_thresholds else gr.skip())
+
+    source["restore_file"].upload(
+        restore,
+        source["restore_file"],
+        [*(source[name] for _panel, name in RESTORED), result["notices"], source["canny_auto"]],
         preprocess=False,
         api_visibility="private",
     )
-    return FusionPanel(
-        image=image,
-        prompt=prompt,
-        labels=labels,
-        operation=operation,
-        result=result,
-        control=control,
-        report=report,
-        run_card=run_card,
+
+
+GPU_QUEUE = {"concurrency_id": GPU_CONCURRENCY_ID, "concurrency_limit": GPU_CONCURRENCY_LIMIT, "preprocess": False}
+VIEW = {"api_visibility": "private", "show_progress": "hidden"}
+CLEARS = {"queue": False, "api_visibility": "private"}
+
+
+def _wire_runs(
+    settings: Settings,
+    events: dict[str, Callable[..., Any]],
+    caption_fn: CaptionFn,
+    source: dict[str, Any],
+    result: dict[str, Any],
+) -> Callable[[Any], None]:
+    """The three public runs, each after emptying what the last run showed, each followed by its cards."""
+    _wire_edges(events["edges_to_image"], source, result)
+    _wire_reimagine(events["reimagine"], source, result)
+    source["caption_button"].click(
+        reports_errors(lambda upload: caption_into_prompt(upload, settings, caption_fn)),
+        source["image"],
+        source["prompt"],
+        api_visibility="private",
+        **GPU_QUEUE,
+    )
+    return _wire_report(events["report"], source, result)
+
+
+def _stale(result: dict[str, Any]) -> list[Any]:
+    """What a new run empties first: every card, the caption of the source and the round trip's JSON."""
+    return [*result["cards"].all(), result["caption"], result["similarity"]]
+
+
+def _show_all(result: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """``show_cards``' inputs (the raw JSON) and outputs (the cards)."""
+    cards_: Cards = result["cards"]
+    raw = [result["similarity"], result["report"], result["run_card"]]
+    return raw, [cards_.report, cards_.scores, cards_.colours, cards_.similarity, cards_.run_card]
+
+
+def _wire_edges(edges_to_image: Callable[..., Any], source: dict[str, Any], result: dict[str, Any]) -> None:
+    names = ("image", "prompt", "operation", "canny_low", "canny_high", "seed", "steps", "control_scale", "labels")
+    button = source["edges_button"]
+    button.click(None, None, _stale(result), js=_clear("", "", HIDE_LABEL, HIDE_CHART, "", HIDE_TEXT, None), **CLEARS)
+    button.click(
+        rate_limited(edges_to_image),
+        [source[name] for name in names],
+        [result["result"], result["control"], result["report"], result["run_card"], result["notices"]],
+        api_name="edges_to_image",
+        **GPU_QUEUE,
+    ).then(show_cards, *_show_all(result), **VIEW)
+
+
+def _wire_reimagine(reimagine: Callable[..., Any], source: dict[str, Any], result: dict[str, Any]) -> None:
+    """Re-imagine makes no control map: the last one goes with the other stale parts."""
+    names = ("image", "prompt", "mode", "seed", "steps", "strength", "labels")
+    button = source["reimagine_button"]
+    button.click(
+        None,
+        None,
+        [*_stale(result), result["control"]],
+        js=_clear("", "", HIDE_LABEL, HIDE_CHART, "", HIDE_TEXT, None, None),
+        **CLEARS,
+    )
+    outputs = ["result", "caption", "prompt", "similarity", "report", "run_card", "notices"]
+    button.click(
+        rate_limited(reimagine),
+        [source[name] for name in names],
+        [source["prompt"] if name == "prompt" else result[name] for name in outputs],
+        api_name="reimagine",
+        **GPU_QUEUE,
+    ).then(show_cards, *_show_all(result), **VIEW).then(
+        lambda caption: gr.update(visible=bool(caption)), result["caption"], result["caption"], **VIEW
     )
 
 
-def first_image(gallery: list[Any] | None) -> str:
-    """The file path of a gallery's first image (a send-to source)."""
-    if not gallery:
-        raise user_error("There is no image to send yet: upload or generate one first.")
-    first = gallery[0]
-    item = first[0] if isinstance(first, (list, tuple)) else first
-    if isinstance(item, dict):
-        item = (item.get("image") or item).get("path")
-    return str(item)
+def _wire_report(report: Callable[..., Any], source: dict[str, Any], result: dict[str, Any]) -> Callable[[Any], None]:
+    """The report card of the source image, from its button or chained after another event (``report_after``)."""
+    cards_: Cards = result["cards"]
+    inputs = [source["image"], source["prompt"], source["labels"]]
+    views = [cards_.report, cards_.scores, cards_.colours]
 
+    def report_after(dependency: Any) -> None:
+        dependency.success(report, inputs, result["report"], api_visibility="private", **GPU_QUEUE).then(
+            show_report, result["report"], views, **VIEW
+        )
 
-def make_gallery_report(settings: Settings, report_fn: ReportFn) -> Callable[..., dict[str, Any] | None]:
-    """The report card shown under the Text-to-image gallery, computed as soon as a result lands."""
-
-    @gpu_task(duration=30)
-    @reports_errors
-    def gallery_report(gallery: list[Any] | None, prompt: str | None, labels: str | None) -> dict[str, Any] | None:
-        if not gallery:
-            return None
-        source = decode_upload(first_image(gallery), settings, what="image")
-        return report_fn(source.pixels, prompt=str(prompt or ""), labels=str(labels or "")).to_dict()
-
-    return gallery_report
+    source["report_button"].click(None, None, views, js=_clear("", HIDE_LABEL, HIDE_CHART), **CLEARS)
+    source["report_button"].click(report, inputs, result["report"], api_name="report", **GPU_QUEUE).then(
+        show_report, result["report"], views, **VIEW
+    )
+    return report_after

@@ -98,22 +98,12 @@ def build(
             unpin_fn(key)
         return show()
 
-    summary = gr.Markdown(elem_id="system-summary")
-    table = gr.Dataframe(headers=COLUMNS, label=t("Models"), interactive=False, wrap=True, elem_id="system-table")
-    with gr.Row():
-        key = gr.Dropdown(choices=list(model_keys), label=t("Model"), scale=2)
-        evict = gr.Button(t("Evict"))
-        pin = gr.Button(t("Pin"))
-        unpin = gr.Button(t("Unpin"))
-        evict_all = gr.Button(t("Evict all unused"))
-        refresh = gr.Button(t("Refresh"), variant="primary", elem_id="system-refresh")
-    raw = gr.JSON(label="/status JSON", visible=False)
-
+    summary, table, raw, key, buttons, refresh = _layout(model_keys)
     outputs = [summary, table, raw]
     refresh.click(show, outputs=outputs, api_visibility="private", queue=False)
     gr.Timer(5.0).tick(show, outputs=outputs, api_visibility="private", queue=False, show_progress="hidden")
     gr.api(status, api_name="status")
-    for button, action in ((evict, "evict"), (pin, "pin"), (unpin, "unpin"), (evict_all, "evict unused")):
+    for action, button in buttons.items():
         button.click(
             lambda chosen, action=action: act(action, chosen),
             inputs=key,
@@ -121,3 +111,28 @@ def build(
             api_visibility="private",
         )
     return SystemPanel(refresh=refresh, show=show, outputs=tuple(outputs))
+
+
+def _layout(model_keys: Sequence[str]) -> tuple[Any, ...]:
+    """The summary line, the table (one line per cell: headers stay whole words, a long source path scrolls
+    inside the table rather than the page), then the model picker and its actions in one compact row."""
+    summary = gr.Markdown(elem_id="system-summary")
+    table = gr.Dataframe(
+        headers=COLUMNS,
+        label=t("Models"),
+        interactive=False,
+        wrap=False,
+        pinned_columns=1,
+        elem_id="system-table",
+    )
+    with gr.Row(equal_height=False, elem_classes=["fusion-controls"]):
+        key = gr.Dropdown(choices=list(model_keys), label=t("Model"), scale=2, min_width=180)
+        buttons = {
+            "evict": gr.Button(t("Evict"), size="md", min_width=90),
+            "pin": gr.Button(t("Pin"), size="md", min_width=90),
+            "unpin": gr.Button(t("Unpin"), size="md", min_width=90),
+            "evict unused": gr.Button(t("Evict all unused"), size="md", min_width=140),
+        }
+        refresh = gr.Button(t("Refresh"), variant="primary", size="md", elem_id="system-refresh", min_width=90)
+    raw = gr.JSON(label="/status JSON", visible=False)
+    return summary, table, raw, key, buttons, refresh
