@@ -69,14 +69,18 @@ def _tool_message(event: Planned) -> dict[str, Any]:
     arguments = json.dumps(dict(event.arguments), ensure_ascii=False)
     return {
         "role": "assistant",
-        "content": localized(f"Arguments: {arguments}"),
-        "metadata": {"title": localized(f"Used tool: {event.tool}"), "status": "pending", "id": f"step-{event.step}"},
+        "content": localized(Message("Arguments: {arguments}", arguments=arguments)),
+        "metadata": {
+            "title": localized(Message("Used tool: {tool}", tool=event.tool)),
+            "status": "pending",
+            "id": f"step-{event.step}",
+        },
     }
 
 
 def _finish_tool_message(message: dict[str, Any], event: Ran) -> dict[str, Any]:
     outcome = json.dumps(dict(event.result), ensure_ascii=False)
-    content = message["content"] + "\n\n" + localized(f"Result: {outcome}")
+    content = message["content"] + "\n\n" + localized(Message("Result: {outcome}", outcome=outcome))
     metadata = {**message["metadata"], "status": "done", "duration": round(event.seconds, 2)}
     return {**message, "content": content, "metadata": metadata}
 
@@ -118,7 +122,9 @@ def make_ask_event(settings: Settings, ask_fn: AskFn, stop_signals: StopSignals)
         conversation = conversation if chat and conversation is not None else Conversation()
         decoded = None if image is None else decode_upload(image, settings, what="attached image")
         if len(conversation.images) + (decoded is not None) > MAX_CHAT_IMAGES:
-            raise ValueError(f"This chat already holds {MAX_CHAT_IMAGES} images: start a new chat to add more.")
+            raise ValueError(
+                Message("This chat already holds {count} images: start a new chat to add more.", count=MAX_CHAT_IMAGES)
+            )
         text = "" if message is None else str(message)
         chat.append({"role": "user", "content": text})
         if decoded is not None:

@@ -22,10 +22,12 @@ from fusion.captioning import CAPTION_BOUNDS, AnswerResult, CaptionOptions, Capt
 from fusion.config import Settings
 from fusion.gpu import gpu_task
 from fusion.images import ImageError
+from fusion.messages import Lines, Message
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
     decode_upload,
+    message_of,
     notices_markdown,
     reports_errors,
 )
@@ -106,8 +108,9 @@ def _thumbnail(pixels: np.ndarray) -> Image.Image:
 
 
 def _upload_name(upload: Any, index: int) -> str:
+    """The file's own name, or its place in the list ("file 3", translated) when the upload has none."""
     path = (upload.get("orig_name") or upload.get("path")) if isinstance(upload, dict) else upload
-    return Path(str(path)).name if path else f"file {index + 1}"
+    return Path(str(path)).name if path else Message("file {number}", number=index + 1)
 
 
 def make_caption_events(settings: Settings, caption_fn: CaptionFn) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -171,21 +174,27 @@ def make_caption_events(settings: Settings, caption_fn: CaptionFn) -> tuple[Call
             raise ValueError("No images to caption: upload one or more picture files.")
         notices: list[str] = []
         if len(uploads) > MAX_GALLERY_IMAGES:
-            notices.append(f"{len(uploads)} files were given; only the first {MAX_GALLERY_IMAGES} were captioned.")
+            notices.append(
+                Message(
+                    "{count} files were given; only the first {limit} were captioned.",
+                    count=len(uploads),
+                    limit=MAX_GALLERY_IMAGES,
+                )
+            )
             uploads = uploads[:MAX_GALLERY_IMAGES]
         names, pixels = [], []
         for index, upload in enumerate(uploads):
             name = _upload_name(upload, index)
             try:
-                decoded = decode_upload(upload, settings, what=f"file {name!r}")
+                decoded = decode_upload(upload, settings, what=Message("file {name!r}", name=name))
             except ImageError as error:
-                notices.append(f"Skipped {name}: {error}")
+                notices.append(Message("Skipped {name}: {reason}", name=name, reason=message_of(error)))
                 continue
             names.append(name)
             pixels.append(decoded.pixels)
-            notices += [f"{name}: {notice}" for notice in decoded.notices]
+            notices += [Message("{name}: {notice}", name=name, notice=notice) for notice in decoded.notices]
         if not pixels:
-            raise ValueError("None of the files could be read as an image:\n" + "\n".join(notices))
+            raise ValueError(Message("None of the files could be read as an image:\n{details}", details=Lines(notices)))
         captions, caption_notices = caption_on_gpu(pixels, options)
         entries = [
             {"file": name, "caption": _api_value(candidates)} for name, candidates in zip(names, captions, strict=True)

@@ -162,7 +162,7 @@ def _shown(value: Any, unit: str) -> str:
     if kernel:  # "5x5 ellipse": the size, then the shape as the shape choices name it
         return f"{kernel[1]} {localized(kernel[2])}"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return localized(str(value))
+        return localized(value if isinstance(value, str) else str(value))  # a Message keeps its template
     if unit == "share":
         return percent(value)
     if unit == "count":

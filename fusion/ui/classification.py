@@ -35,12 +35,14 @@ from fusion.classification.labels import DEFAULT_TEMPLATES, MAX_LABELS_TEXT, par
 from fusion.classification.zeroshot import ZeroShotOptions, ZeroShotResult
 from fusion.config import Settings
 from fusion.gpu import gpu_task
+from fusion.messages import Lines, Message
 from fusion.numbers import number_or
 from fusion.ui import charts
 from fusion.ui.common import (
     GPU_CONCURRENCY_ID,
     GPU_CONCURRENCY_LIMIT,
     decode_upload,
+    message_of,
     notices_markdown,
     reports_errors,
 )
@@ -115,14 +117,15 @@ def zero_shot_options(
 def _model_key(model: Any) -> str:
     key = str(model or "clip")
     if key not in MODEL_KEYS:
-        raise ValueError(f"Unknown CLIP model {key!r}; choose clip or clip-large.")
+        raise ValueError(Message("Unknown CLIP model {model!r}; choose clip or clip-large.", model=key))
     return key
 
 
 def head_options(templates: Any, model: Any, weights: Sequence[Any], C: Any, zero_shot_prior: Any) -> HeadOptions:
     parsed, _notices = parse_templates(None if templates is None else str(templates))
     values = {
-        family: number_or(value, f"The {family} weight", 1.0) for family, value in zip(FAMILIES, weights, strict=True)
+        family: number_or(value, Message("The {family} weight", family=family), 1.0)
+        for family, value in zip(FAMILIES, weights, strict=True)
     }
     return HeadOptions(
         weights=FeatureWeights(**values),
@@ -155,7 +158,7 @@ def contribution_plot(contributions: dict[str, float], label: str) -> PlotData:
     values = np.array(list(contributions.values()))
     return PlotData(
         "bar",
-        f"What pushed {label!r} above the average label",
+        Message("What pushed {label!r} above the average label", label=label),
         "feature family",
         "logit contribution",
         {"contribution": values},
@@ -177,7 +180,9 @@ def _show_scores(view: dict[str, Any] | None, top_k: Any) -> tuple[Any, Any, str
     notes = list(view["notices"])
     if view.get("present") is not None:
         present = ", ".join(view["present"]) or "none"
-        notes.insert(0, f"Present at threshold {view['threshold']:.2f}: {present}")
+        notes.insert(
+            0, Message("Present at threshold {threshold:.2f}: {labels}", threshold=view["threshold"], labels=present)
+        )
     return _top(scores, top_k), chart, notices_markdown(notes)
 
 
@@ -331,14 +336,14 @@ def make_teach_events(
         before = len(examples)
         for index, upload in enumerate(files):
             if len(examples) >= MAX_EXAMPLES:
-                notices.append(f"Kept the first {MAX_EXAMPLES} examples; the rest were not added.")
+                notices.append(Message("Kept the first {limit} examples; the rest were not added.", limit=MAX_EXAMPLES))
                 break
             try:
-                examples.append((label, _example_pixels(upload, f"file {index + 1}")))
+                examples.append((label, _example_pixels(upload, Message("file {number}", number=index + 1))))
             except images.ImageError as error:
-                notices.append(f"Skipped file {index + 1}: {error}")
+                notices.append(Message("Skipped file {number}: {reason}", number=index + 1, reason=message_of(error)))
         if len(examples) == before and len(examples) < MAX_EXAMPLES:
-            raise ValueError("None of the files could be read as an image:\n" + "\n".join(notices))
+            raise ValueError(Message("None of the files could be read as an image:\n{details}", details=Lines(notices)))
         return _result(examples, labels_text, notices)
 
     @reports_errors
@@ -349,7 +354,9 @@ def make_teach_events(
         examples = list(examples or [])
         room = MAX_EXAMPLES - len(examples)
         if room <= 0:
-            raise ValueError(f"There are already {MAX_EXAMPLES} examples: clear some before adding a zip.")
+            raise ValueError(
+                Message("There are already {count} examples: clear some before adding a zip.", count=MAX_EXAMPLES)
+            )
         dataset = load_zip(path, max_side=EXAMPLE_SIDE, max_images=room, max_bytes=EXAMPLE_DECODE_BYTES)
         for pixels, target in zip(dataset.images, dataset.targets, strict=True):
             examples.append((dataset.labels[target], pixels))
@@ -394,10 +401,20 @@ def make_train_events(
         result = train_on_gpu(examples_dataset(examples or [], labels_text), options)
         path = new_result_path("fusion-head.safetensors")
         result.head.save(path)
-        accuracy = "" if np.isnan(result.train_accuracy) else f", {result.train_accuracy:.0%} right on its examples"
+        accuracy = (
+            ""
+            if np.isnan(result.train_accuracy)
+            else Message(", {share:.0%} right on its examples", share=result.train_accuracy)
+        )
         status = localized(
-            f"Trained on {result.head.examples} example(s) of {len(result.head.labels)} labels in "
-            f"{result.seconds:.2f} s{accuracy}. Explain now uses this head."
+            Message(
+                "Trained on {examples} example(s) of {labels} labels in {seconds:.2f} s{accuracy}. Explain now uses "
+                "this head.",
+                examples=result.head.examples,
+                labels=len(result.head.labels),
+                seconds=result.seconds,
+                accuracy=accuracy,
+            )
         )
         status += "\n\n" + notices_markdown(result.notices)
         return result.head, status, str(path)
@@ -417,7 +434,13 @@ def make_train_events(
         head = HybridHead.load(path)
         return (
             head,
-            localized(f"Loaded a head for {', '.join(head.labels)} ({head.examples} examples). Explain uses it."),
+            localized(
+                Message(
+                    "Loaded a head for {labels} ({examples} examples). Explain uses it.",
+                    labels=", ".join(head.labels),
+                    examples=head.examples,
+                )
+            ),
         )
 
     return train, ablation, load_head

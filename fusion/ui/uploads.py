@@ -18,7 +18,7 @@ import gradio as gr
 from fusion import images
 from fusion.config import Settings
 from fusion.messages import Lines, Message
-from fusion.ui.common import as_text
+from fusion.ui.common import as_text, message_of
 from fusion.ui.files import accepted_path
 from fusion.ui.i18n import localized
 
@@ -35,7 +35,7 @@ def problem(upload: Any, settings: Settings, *, what: str = "image") -> str | No
         if path is not None:
             images.check_header(path, max_side=settings.max_image_side, max_bytes=settings.decode_memory, what=what)
     except images.ImageError as error:
-        return str(error)
+        return message_of(error)
     return None
 
 
@@ -65,7 +65,7 @@ def checked_files(settings: Settings) -> Callable[[Any], Any]:
         files = list(uploads or []) if isinstance(uploads, list) else [uploads]
         kept, refused = [], []
         for index, upload in enumerate(files):
-            message = problem(upload, settings, what=f"file {index + 1}")
+            message = problem(upload, settings, what=Message("file {number}", number=index + 1))
             (kept if message is None else refused).append(upload if message is None else message)
         if not refused:
             return gr.skip()
