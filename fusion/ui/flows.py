@@ -39,6 +39,7 @@ from fusion.flows import (
 from fusion.generation import DEFAULT_STRENGTH, GenerationOptions
 from fusion.gpu import gpu_task
 from fusion.images import ImageError
+from fusion.messages import Message
 from fusion.numbers import number_or, whole_number
 from fusion.ui import cards, charts
 from fusion.ui.admission import rate_limited
@@ -64,6 +65,7 @@ DEFAULT_LABELS = "a photo, a painting, a sketch"
 MODES = ("txt2img", "img2img")
 #: Run cards are a few kilobytes; a dropped file larger than this is not one.
 MAX_RUN_CARD_BYTES = 256 << 10
+RUN_CARD_TOO_LARGE = "This run card is larger than {size} KB: drop the JSON a result came with."
 #: The controls a run card restores, in output order: (panel in the card, setting name).
 RESTORED = (
     ("edges", "operation"),
@@ -258,9 +260,7 @@ def restore_settings(upload: Any, settings: Settings) -> tuple[Any, ...]:
 def _run_card_text(path: Path) -> str:
     """A run card file's text: small UTF-8 JSON, or a clear error."""
     if path.stat().st_size > MAX_RUN_CARD_BYTES:
-        raise ValueError(
-            f"This run card is larger than {MAX_RUN_CARD_BYTES >> 10} KB: drop the JSON a result came with."
-        )
+        raise ValueError(Message(RUN_CARD_TOO_LARGE, size=MAX_RUN_CARD_BYTES >> 10))
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
