@@ -68,6 +68,8 @@ ReportFn = Callable[..., ReportCard]
 CaptionFn = Callable[..., Any]
 #: The Ask model's summary of a report card (its JSON) in a language it writes, ``en`` or ``zh``.
 SummaryFn = Callable[[Mapping[str, Any], str], str]
+#: Chains the report card's summary after the step that shows a report card (see ``_summary_follows``).
+Follow = Callable[[Any], None]
 SUMMARY_FAILED = "No summary this time: the Ask model could not write one (error {error_id})."
 SUMMARY_EMPTY = "No summary this time: the Ask model wrote nothing."
 #: Loading the Ask model and writing at most 160 tokens (ZeroGPU's duration).
@@ -618,7 +620,7 @@ def _wire_runs(
     return _wire_report(events["report"], source, result, follow)
 
 
-def _summary_follows(summarise: Callable[..., Any] | None, result: dict[str, Any]) -> Callable[[Any], None]:
+def _summary_follows(summarise: Callable[..., Any] | None, result: dict[str, Any]) -> Follow:
     """Chains the report card's summary after the step that shows the card (nothing when Ask is off)."""
 
     def follow(shown: Any) -> None:
@@ -646,9 +648,6 @@ def _show_all(result: dict[str, Any]) -> tuple[list[Any], list[Any]]:
     cards_: Cards = result["cards"]
     raw = [result["similarity"], result["report"], result["run_card"]]
     return raw, [cards_.report, cards_.scores, cards_.colours, cards_.similarity, cards_.run_card]
-
-
-Follow = Callable[[Any], None]
 
 
 def _wire_edges(
