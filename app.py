@@ -152,6 +152,7 @@ def _panels(settings: Settings, cache: ModelCache) -> tuple[Panels, dict[str, Se
             reimagine_fn=partial(flows.reimagine, cache=cache),
             report_fn=partial(flows.report_card, cache=cache),
             caption_fn=partial(captioning.caption, cache=cache),
+            summary_fn=report_summariser(cache) if settings.ask else None,
         )
         fusion_sends = SendButtons.row(
             "fusion", "Use as img2img input", "Classify this", "Caption this", into=fusion.sends
@@ -180,6 +181,13 @@ def prompt_enhancer(cache: ModelCache) -> Callable[[str], str]:
     from fusion.agent.writing import enhance_prompt
 
     return partial(enhance_prompt, cache=cache)
+
+
+def report_summariser(cache: ModelCache) -> Callable[[Any, str], str]:
+    """The Ask model's plain-language report summary, bound to the cache (imported only when Ask is on)."""
+    from fusion.agent.writing import summarise_report
+
+    return partial(summarise_report, cache=cache)
 
 
 def build_ask_tab(settings: Settings, cache: ModelCache) -> None:

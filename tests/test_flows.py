@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from fusion import features, flows, generation
+from fusion.ui.common import GPU_CONCURRENCY_ID
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -217,6 +221,112 @@ def test_report_through_the_api_matches_the_task_function(client, tiny_cache) ->
     assert report["sharpness"] == pytest.approx(flows.sharpness(source))
     assert report["colour_means"] == pytest.approx(expected["colour_means"])
     assert report["fidelity"] is None
+
+
+# ------------------------------------------------------------------ the report card's summary (Ask)
+REPORT = {"caption": "a rocket on a launch pad", "zero_shot": {"rocket": 0.9, "cat": 0.1}, "sharpness": 812.5}
+
+
+@contextlib.contextmanager
+def _visitor(language: str | None) -> Iterator[None]:
+    """The request of a browser whose language is ``language`` (``None``: an API client that sends none)."""
+    import gradio as gr
+    from gradio.context import LocalContext
+
+    headers = {} if language is None else {"Accept-Language": language}
+    token = LocalContext.request.set(gr.Request(headers=headers))
+    try:
+        yield
+    finally:
+        LocalContext.request.reset(token)
+
+
+def test_the_summary_is_written_in_the_visitors_language() -> None:
+    from fusion.ui import flows as flows_ui
+
+    asked: list[tuple[dict, str]] = []
+
+    def summary_fn(report, language):
+        asked.append((report, language))
+        return {"en": "  A sharp photo of a rocket.\n", "zh": "一张清晰的火箭照片。"}[language]
+
+    summarise = flows_ui.make_summary_event(summary_fn)
+    with _visitor("zh-CN,zh;q=0.9,en;q=0.8"):
+        chinese = summarise(REPORT)
+    with _visitor(None):
+        english = summarise(REPORT)
+    assert [language for _report, language in asked] == ["zh", "en"]
+    assert asked[0][0] == REPORT
+    assert chinese == {"__type__": "update", "value": "一张清晰的火箭照片。", "visible": True}
+    assert english["value"] == "A sharp photo of a rocket." and english["visible"] is True
+    assert [flows_ui.summary_language(tag) for tag in ("zh", "zh-TW", "ZH-cn", "en-US", "fr")] == [
+        "zh", "zh", "zh", "en", "en"
+    ]  # fmt: skip
+
+
+def test_a_failed_or_empty_summary_says_so_in_its_place(caplog: pytest.LogCaptureFixture) -> None:
+    from fusion.ui import flows as flows_ui
+
+    def failing(report, language):
+        raise RuntimeError("CUDA error: device-side assert at /srv/secret/path")
+
+    failed = flows_ui.make_summary_event(failing)
+    with _visitor(None):
+        notice = failed(REPORT)
+    assert notice["visible"] is True
+    error_id = re.fullmatch(
+        r"No summary this time: the Ask model could not write one \(error ([0-9a-f]{8})\)\.", notice["value"]
+    ).group(1)
+    assert f"[error {error_id}]" in caplog.text and "device-side assert" in caplog.text  # the details: in the log
+    with _visitor("zh-CN"):
+        assert failed(REPORT)["value"].startswith("本次没有通俗解读")
+    with _visitor(None):
+        empty = flows_ui.make_summary_event(lambda report, language: " \n")(REPORT)
+    assert empty == {"__type__": "update", "value": flows_ui.SUMMARY_EMPTY, "visible": True}
+
+
+def test_the_tiny_assistant_summarises_a_real_report(tiny_cache) -> None:
+    """The Ask model as app.py binds it, on a report card the task function made: the summary shows (random
+    weights may write nothing: then the notice says so), and nothing failed on the way."""
+    from app import report_summariser
+    from fusion.ui import flows as flows_ui
+
+    report = flows.report_card(_asset("rocket.png"), prompt="a rocket", labels="rocket, cat", cache=tiny_cache)
+    with _visitor(None):
+        shown = flows_ui.make_summary_event(report_summariser(tiny_cache))(report.to_dict())
+    assert shown["visible"] is True and shown["value"].strip()
+    assert not shown["value"].startswith("No summary this time: the Ask model could not")
+
+
+def _summary_steps(settings, cache) -> tuple[list[dict], object]:
+    """The whole app's page: the events that write into the report card's summary, and the built demo."""
+    from app import build_demo
+
+    demo = build_demo(settings, cache)
+    config = demo.get_config_file()
+    summary = [c["id"] for c in config["components"] if c["props"].get("elem_id") == "fusion-report-summary"]
+    steps = [d for d in config["dependencies"] if set(summary) & set(d["outputs"])]
+    return steps, demo
+
+
+def test_every_report_card_is_followed_by_its_summary_only_with_ask_on(tiny_settings, tiny_cache) -> None:
+    steps, demo = _summary_steps(tiny_settings, tiny_cache)
+    written = [step for step in steps if step["backend_fn"]]
+    emptied = [step for step in steps if not step["backend_fn"]]
+    # Edges -> image, re-imagine, the report button and the Text-to-image tab's "Report card": each shows a report
+    # card, then (only if that worked) writes its summary, in the GPU lane, privately.
+    assert len(written) == 4
+    for step in written:
+        shown = demo.fns[step["trigger_after"]]
+        assert shown.fn.__name__ in {"show_cards", "show_report"} and step["trigger_only_on_success"]
+        event = demo.fns[step["id"]]
+        assert event.concurrency_id == GPU_CONCURRENCY_ID and event.api_visibility == "private"
+        assert event.fn.__name__ == "summarise"
+    # Each of those runs empties the last summary (in the browser) the moment it starts.
+    assert len(emptied) == 4 and all(step["js"] and not step["queue"] for step in emptied)
+    off_steps, off_demo = _summary_steps(replace(tiny_settings, ask=False), tiny_cache)
+    assert off_steps == []
+    assert not any(fn.fn is not None and fn.fn.__name__ == "summarise" for fn in off_demo.fns.values())
 
 
 def test_every_panel_has_its_send_to_buttons(client) -> None:

@@ -9,11 +9,15 @@ The page shows each result as readable cards (``fusion/ui/cards.py``): the round
 zero-shot scores as a label list and its colour histogram as a chart, the run card at a glance. Private follow-up
 steps make them from the JSON the endpoints return, which stays, unchanged, under "Raw data". Starting a run
 empties what the previous one showed, in the browser, so nothing stale is left beside a new result.
+
+With Ask on, the Ask model then tells the report card in plain words under it, in the visitor's language: one
+more private step in the GPU lane, after the card shows, so the card never waits for the language model.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +30,7 @@ from fusion import features
 from fusion.charts import PlotData
 from fusion.classification.labels import MAX_LABELS_TEXT
 from fusion.config import Settings
+from fusion.errors import new_error_id
 from fusion.flows import (
     DEFAULT_EDGE_OPERATION,
     EDGE_OPERATIONS,
@@ -39,6 +44,7 @@ from fusion.flows import (
 from fusion.generation import DEFAULT_STRENGTH, GenerationOptions
 from fusion.gpu import gpu_task
 from fusion.images import ImageError
+from fusion.messages import Message
 from fusion.numbers import number_or, whole_number
 from fusion.ui import cards, charts
 from fusion.ui.admission import rate_limited
@@ -52,18 +58,28 @@ from fusion.ui.common import (
     reports_errors,
 )
 from fusion.ui.files import accepted_path, result_file
-from fusion.ui.i18n import t
+from fusion.ui.i18n import current_language, localized, t
 from fusion.ui.uploads import check_on_upload
 
+log = logging.getLogger(__name__)
 EdgesFn = Callable[..., EdgesResult]
 ReimagineFn = Callable[..., ReimagineResult]
 ReportFn = Callable[..., ReportCard]
 CaptionFn = Callable[..., Any]
+#: The Ask model's summary of a report card (its JSON) in a language it writes, ``en`` or ``zh``.
+SummaryFn = Callable[[Mapping[str, Any], str], str]
+#: Chains the report card's summary after the step that shows a report card (see ``_summary_follows``).
+Follow = Callable[[Any], None]
+SUMMARY_FAILED = "No summary this time: the Ask model could not write one (error {error_id})."
+SUMMARY_EMPTY = "No summary this time: the Ask model wrote nothing."
+#: Loading the Ask model and writing at most 160 tokens (ZeroGPU's duration).
+SUMMARY_GPU_SECONDS = 60
 DEFAULT_STEPS = 25
 DEFAULT_LABELS = "a photo, a painting, a sketch"
 MODES = ("txt2img", "img2img")
 #: Run cards are a few kilobytes; a dropped file larger than this is not one.
 MAX_RUN_CARD_BYTES = 256 << 10
+RUN_CARD_TOO_LARGE = "This run card is larger than {size} KB: drop the JSON a result came with."
 #: The controls a run card restores, in output order: (panel in the card, setting name).
 RESTORED = (
     ("edges", "operation"),
@@ -258,9 +274,7 @@ def restore_settings(upload: Any, settings: Settings) -> tuple[Any, ...]:
 def _run_card_text(path: Path) -> str:
     """A run card file's text: small UTF-8 JSON, or a clear error."""
     if path.stat().st_size > MAX_RUN_CARD_BYTES:
-        raise ValueError(
-            f"This run card is larger than {MAX_RUN_CARD_BYTES >> 10} KB: drop the JSON a result came with."
-        )
+        raise ValueError(Message(RUN_CARD_TOO_LARGE, size=MAX_RUN_CARD_BYTES >> 10))
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -290,19 +304,50 @@ def automatic_thresholds(image: Any, automatic: bool, operation: str | None, set
     )
 
 
+# ------------------------------------------------------------------------------------------------ summary
+def summary_language(language: str) -> str:
+    """The language the Ask model writes a summary in for a visitor's language: Chinese for any Chinese (``zh``,
+    ``zh-CN``), else English; those are the two it writes."""
+    return "zh" if language.lower().partition("-")[0] == "zh" else "en"
+
+
+def make_summary_event(summary_fn: SummaryFn) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """The step that writes the summary under a report card already shown. The language is read here, from the
+    request (a ZeroGPU worker has none); a failure puts a short notice where the summary goes, and the card stays."""
+
+    @gpu_task(duration=SUMMARY_GPU_SECONDS)
+    def write_summary(report: dict[str, Any], language: str) -> str:
+        return summary_fn(report, language)
+
+    def summarise(report: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            text = write_summary(dict(report), summary_language(current_language())).strip()
+        except Exception:  # the card above is complete whatever failed here: say so briefly, the log has the rest
+            error_id = new_error_id()
+            log.exception("The report card's summary failed [error %s]", error_id)
+            text = localized(Message(SUMMARY_FAILED, error_id=error_id))
+        return gr.update(value=text or localized(SUMMARY_EMPTY), visible=True)
+
+    return summarise
+
+
 # ------------------------------------------------------------------------------------------------ cards
 @dataclass(frozen=True)
 class Cards:
-    """The readable side of a result: round trip, report card (numbers, zero-shot scores, colours), run card."""
+    """The readable side of a result: round trip, report card (numbers, zero-shot scores, colours, and the Ask
+    model's summary when Ask is on), run card."""
 
     similarity: gr.HTML
     report: gr.HTML
     scores: gr.Label
     colours: gr.LinePlot
     run_card: gr.HTML
+    summary: gr.Textbox | None
 
-    def all(self) -> list[Any]:
-        return [self.similarity, self.report, self.scores, self.colours, self.run_card]
+    def report_parts(self) -> list[tuple[Any, Any]]:
+        """The report card's parts, each with what empties it in the browser (``_clear``)."""
+        parts = [(self.report, ""), (self.scores, HIDE_LABEL), (self.colours, HIDE_CHART)]
+        return parts if self.summary is None else [*parts, (self.summary, HIDE_TEXT)]
 
 
 def show_cards(
@@ -347,6 +392,11 @@ def _clear(*values: Any) -> str:
     return f"() => {json.dumps(list(values))}"
 
 
+def _empty_first(trigger: Callable[..., Any], parts: list[tuple[Any, Any]]) -> None:
+    """Empty ``parts`` (components, each with what empties it) in the browser as soon as ``trigger`` fires."""
+    trigger(None, None, [part for part, _empty in parts], js=_clear(*(empty for _part, empty in parts)), **CLEARS)
+
+
 # ------------------------------------------------------------------------------------------------ layout
 def build(
     settings: Settings,
@@ -355,17 +405,20 @@ def build(
     reimagine_fn: ReimagineFn,
     report_fn: ReportFn,
     caption_fn: CaptionFn,
+    summary_fn: SummaryFn | None = None,
 ) -> FusionPanel:
-    """The tab; the task functions are ``fusion.flows`` functions bound to the cache (``partial``)."""
+    """The tab; the task functions are ``fusion.flows`` functions bound to the cache (``partial``), ``summary_fn``
+    the Ask model's report summary (``fusion.agent.writing.summarise_report`` bound to the cache), if Ask is on."""
     events = make_events(settings, edges_fn=edges_fn, reimagine_fn=reimagine_fn, report_fn=report_fn)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=280):
             source = _source_column()
         with gr.Column(scale=3, min_width=280):
-            result = _result_column()
+            result = _result_column(summary=summary_fn is not None)
     check_on_upload(settings, source["image"])
     _wire_settings(settings, source, result)
-    report_after = _wire_runs(settings, events, caption_fn, source, result)
+    summarise = None if summary_fn is None else make_summary_event(summary_fn)
+    report_after = _wire_runs(settings, events, caption_fn, source, result, summarise)
     return FusionPanel(
         image=source["image"],
         prompt=source["prompt"],
@@ -451,8 +504,9 @@ def _edge_settings(widgets: dict[str, Any]) -> None:
         widgets["control_scale"] = gr.Slider(label=t("Control scale"), minimum=0, maximum=2, step=0.05, value=1.0)
 
 
-def _result_column() -> dict[str, Any]:
-    """Result and control map side by side, notices, send-to buttons, then the cards; the JSON under them."""
+def _result_column(*, summary: bool) -> dict[str, Any]:
+    """Result and control map side by side, notices, send-to buttons, then the cards (the report card's summary
+    under it, when ``summary``); the JSON under them."""
     widgets: dict[str, Any] = {}
     with gr.Row():
         widgets["result"] = gr.Image(
@@ -478,6 +532,14 @@ def _result_column() -> dict[str, Any]:
     )
     similarity_card = gr.HTML(elem_id="fusion-similarity-card", padding=False)
     report_card = gr.HTML(elem_id="fusion-report-card", padding=False)
+    summary_box = None
+    if summary:
+        summary_box = gr.Textbox(
+            label=t("In plain words (written by the Ask assistant)"),
+            interactive=False,
+            visible=False,
+            elem_id="fusion-report-summary",
+        )
     with gr.Row(equal_height=False):
         scores = gr.Label(
             label=t("Zero-shot scores"),
@@ -493,6 +555,7 @@ def _result_column() -> dict[str, Any]:
         scores=scores,
         colours=colours,
         run_card=gr.HTML(elem_id="fusion-run-card", padding=False),
+        summary=summary_box,
     )
     with raw_data("fusion-raw"):
         widgets["similarity"] = gr.JSON(label=t("Round-trip similarity"))
@@ -540,10 +603,13 @@ def _wire_runs(
     caption_fn: CaptionFn,
     source: dict[str, Any],
     result: dict[str, Any],
+    summarise: Callable[..., Any] | None,
 ) -> Callable[[Any], None]:
-    """The three public runs, each after emptying what the last run showed, each followed by its cards."""
-    _wire_edges(events["edges_to_image"], source, result)
-    _wire_reimagine(events["reimagine"], source, result)
+    """The three public runs, each after emptying what the last run showed, each followed by its cards, and the
+    report card by its summary (``summarise``, when Ask is on)."""
+    follow = _summary_follows(summarise, result)
+    _wire_edges(events["edges_to_image"], source, result, follow)
+    _wire_reimagine(events["reimagine"], source, result, follow)
     source["caption_button"].click(
         reports_errors(lambda upload: caption_into_prompt(upload, settings, caption_fn)),
         source["image"],
@@ -551,12 +617,30 @@ def _wire_runs(
         api_visibility="private",
         **GPU_QUEUE,
     )
-    return _wire_report(events["report"], source, result)
+    return _wire_report(events["report"], source, result, follow)
 
 
-def _stale(result: dict[str, Any]) -> list[Any]:
-    """What a new run empties first: every card, the caption of the source and the round trip's JSON."""
-    return [*result["cards"].all(), result["caption"], result["similarity"]]
+def _summary_follows(summarise: Callable[..., Any] | None, result: dict[str, Any]) -> Follow:
+    """Chains the report card's summary after the step that shows the card (nothing when Ask is off)."""
+
+    def follow(shown: Any) -> None:
+        if summarise is not None:
+            shown.success(summarise, result["report"], result["cards"].summary, api_visibility="private", **GPU_QUEUE)
+
+    return follow
+
+
+def _stale(result: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """What a new run empties first, each with what empties it: every card (the summary too), the caption of the
+    source and the round trip's JSON."""
+    cards_: Cards = result["cards"]
+    return [
+        (cards_.similarity, ""),
+        *cards_.report_parts(),
+        (cards_.run_card, ""),
+        (result["caption"], HIDE_TEXT),
+        (result["similarity"], None),
+    ]
 
 
 def _show_all(result: dict[str, Any]) -> tuple[list[Any], list[Any]]:
@@ -566,55 +650,60 @@ def _show_all(result: dict[str, Any]) -> tuple[list[Any], list[Any]]:
     return raw, [cards_.report, cards_.scores, cards_.colours, cards_.similarity, cards_.run_card]
 
 
-def _wire_edges(edges_to_image: Callable[..., Any], source: dict[str, Any], result: dict[str, Any]) -> None:
+def _wire_edges(
+    edges_to_image: Callable[..., Any], source: dict[str, Any], result: dict[str, Any], follow: Follow
+) -> None:
+    """Edges -> image; its cards only after a run that succeeded (a failed one leaves them empty, not stale)."""
     names = ("image", "prompt", "operation", "canny_low", "canny_high", "seed", "steps", "control_scale", "labels")
     button = source["edges_button"]
-    button.click(None, None, _stale(result), js=_clear("", "", HIDE_LABEL, HIDE_CHART, "", HIDE_TEXT, None), **CLEARS)
-    button.click(
+    _empty_first(button.click, _stale(result))
+    shown = button.click(
         rate_limited(edges_to_image),
         [source[name] for name in names],
         [result["result"], result["control"], result["report"], result["run_card"], result["notices"]],
         api_name="edges_to_image",
         **GPU_QUEUE,
-    ).then(show_cards, *_show_all(result), **VIEW)
+    ).success(show_cards, *_show_all(result), **VIEW)
+    follow(shown)
 
 
-def _wire_reimagine(reimagine: Callable[..., Any], source: dict[str, Any], result: dict[str, Any]) -> None:
+def _wire_reimagine(
+    reimagine: Callable[..., Any], source: dict[str, Any], result: dict[str, Any], follow: Follow
+) -> None:
     """Re-imagine makes no control map: the last one goes with the other stale parts."""
     names = ("image", "prompt", "mode", "seed", "steps", "strength", "labels")
     button = source["reimagine_button"]
-    button.click(
-        None,
-        None,
-        [*_stale(result), result["control"]],
-        js=_clear("", "", HIDE_LABEL, HIDE_CHART, "", HIDE_TEXT, None, None),
-        **CLEARS,
-    )
+    _empty_first(button.click, [*_stale(result), (result["control"], None)])
     outputs = ["result", "caption", "prompt", "similarity", "report", "run_card", "notices"]
-    button.click(
+    shown = button.click(
         rate_limited(reimagine),
         [source[name] for name in names],
         [source["prompt"] if name == "prompt" else result[name] for name in outputs],
         api_name="reimagine",
         **GPU_QUEUE,
-    ).then(show_cards, *_show_all(result), **VIEW).then(
-        lambda caption: gr.update(visible=bool(caption)), result["caption"], result["caption"], **VIEW
-    )
+    ).success(show_cards, *_show_all(result), **VIEW)
+    shown.then(lambda caption: gr.update(visible=bool(caption)), result["caption"], result["caption"], **VIEW)
+    follow(shown)
 
 
-def _wire_report(report: Callable[..., Any], source: dict[str, Any], result: dict[str, Any]) -> Callable[[Any], None]:
-    """The report card of the source image, from its button or chained after another event (``report_after``)."""
+def _wire_report(
+    report: Callable[..., Any], source: dict[str, Any], result: dict[str, Any], follow: Follow
+) -> Callable[[Any], None]:
+    """The report card of the source image, from its button or chained after another event (``report_after``):
+    either way the last report card goes first, and the summary follows the new one."""
     cards_: Cards = result["cards"]
     inputs = [source["image"], source["prompt"], source["labels"]]
     views = [cards_.report, cards_.scores, cards_.colours]
 
-    def report_after(dependency: Any) -> None:
-        dependency.success(report, inputs, result["report"], api_visibility="private", **GPU_QUEUE).then(
+    def run_after(trigger: Callable[..., Any], **api: Any) -> None:
+        _empty_first(trigger, cards_.report_parts())
+        shown = trigger(report, inputs, result["report"], **api, **GPU_QUEUE).success(
             show_report, result["report"], views, **VIEW
         )
+        follow(shown)
 
-    source["report_button"].click(None, None, views, js=_clear("", HIDE_LABEL, HIDE_CHART), **CLEARS)
-    source["report_button"].click(report, inputs, result["report"], api_name="report", **GPU_QUEUE).then(
-        show_report, result["report"], views, **VIEW
-    )
+    def report_after(dependency: Any) -> None:
+        run_after(dependency.success, api_visibility="private")
+
+    run_after(source["report_button"].click, api_name="report")
     return report_after
