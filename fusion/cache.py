@@ -635,7 +635,7 @@ def readable_key(key: Hashable) -> str:
     if len(text) <= KEY_TEXT_LIMIT:
         return text
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    return f"{text[: KEY_TEXT_LIMIT - 12]}… #{digest}"
+    return f"{text[: KEY_TEXT_LIMIT - 11]}… #{digest}"
 
 
 def _release_memory() -> None:
