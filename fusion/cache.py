@@ -345,6 +345,17 @@ class ModelCache:
         with self._lock:
             entry.pinned = False
 
+    def hold(self, key: str, held: int) -> None:
+        """Count what a resident model's speed-ups hold now in place of what its load hook reported: packages
+        attached after it loaded (ZeroGPU's start-up build) are counted like those its load hook attached."""
+        entry = self._entry(key)
+        with self._lock:
+            if not entry.resident:
+                return
+            entry.bytes += held - entry.held
+            entry.held = held
+        self._make_room(0, exclude=key)
+
     def evict(self, key: str) -> bool:
         """Drop a model (pinned or not) and everything derived from it, if it is resident and not in use; returns
         whether it was dropped."""

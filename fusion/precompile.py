@@ -178,12 +178,13 @@ def build(
 
 def apply_all(cache: ModelCache) -> list[compiled.ApplyReport]:
     """Attach the packages to every resident model, as each registry entry's load hook does for models it loads
-    later (models loaded before their packages were built, as ZeroGPU's are, need this)."""
+    later (models loaded before their packages were built, as ZeroGPU's are, need this); the cache counts them."""
     reports = []
     for stats in cache.stats().models:
         if stats.resident and stats.key in compiled.COMPONENTS:
-            model = cache.get(stats.key)
-            reports.append(compiled.apply_packages(stats.key, model, cache.settings))
+            report = compiled.apply_packages(stats.key, cache.get(stats.key), cache.settings)
+            cache.hold(stats.key, report.held_bytes)
+            reports.append(report)
     return reports
 
 

@@ -470,6 +470,18 @@ def test_statistics_count_loads_hits_evictions_and_bytes(built_dir: Path) -> Non
     assert stats.to_dict()["models"][0]["key"] == "a"
 
 
+def test_hold_replaces_what_a_resident_model_holds_for_its_speed_ups(built_dir: Path) -> None:
+    cache = make_cache(built_dir)
+    cache.get("a")
+    cache.hold("a", 1000)
+    assert (stats_of(cache, "a").bytes, stats_of(cache, "a").held_bytes) == (AUTOENCODER_BYTES + 1000, 1000)
+    cache.hold("a", 400)  # what it holds now, not more on top
+    assert (stats_of(cache, "a").total_bytes, cache.used_bytes()) == (AUTOENCODER_BYTES + 400,) * 2
+    assert cache.evict("a")
+    cache.hold("a", 5)
+    assert (stats_of(cache, "a").bytes, stats_of(cache, "a").held_bytes, cache.used_bytes()) == (0, 0, 0)
+
+
 # ------------------------------------------------------------------------------------------ derived objects
 def test_borrowed_objects_are_lent_one_at_a_time_counted_and_dropped_with_their_model(built_dir: Path) -> None:
     cache = make_cache(built_dir)

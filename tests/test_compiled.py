@@ -201,8 +201,8 @@ def test_the_list_names_model_shapes_and_size(startup) -> None:
 def test_status_lists_the_attached_package_and_the_model_counts_its_bytes(
     startup, tiny_dir: Path, compiled_dir: Path
 ) -> None:
-    """Issue 19: ``/status`` lists the package, fresh and attached to the loaded SD-Turbo; a model whose load hook
-    attaches it counts its bytes (``held_bytes``) in its own and in its total."""
+    """Issue 19: ``/status`` lists the package, fresh and attached to the loaded SD-Turbo; a model counts its bytes
+    (``held_bytes``) in its own and in its total, whether its load hook or the start-up build attached it."""
     cache, built, _reports = startup
     info = built[0].package
     (package,) = precompile.status(cache)["packages"]
@@ -217,6 +217,8 @@ def test_status_lists_the_attached_package_and_the_model_counts_its_bytes(
         "stale": "",
         "attached": True,
     }
+    (started,) = [model for model in cache.stats().models if model.key == "sd-turbo"]
+    assert started.held_bytes == info.bytes, "attached after it loaded (ZeroGPU's start-up), and counted"
     loaded = ModelCache(_settings(tiny_dir, compiled_dir))
     assert not precompile.status(loaded)["packages"][0]["attached"], "nothing is loaded yet"
     loaded.get("sd-turbo")
