@@ -27,7 +27,7 @@ from gradio.utils import get_upload_folder
 from huggingface_hub import constants as hf_constants
 from starlette.middleware import Middleware
 
-from fusion import captioning, download, flows, generation, images
+from fusion import captioning, download, flows, generation, images, precompile
 from fusion.allocator import fix_mmap_threshold
 from fusion.cache import ModelCache, get_cache
 from fusion.classification import evaluation, hybrid, zeroshot
@@ -74,9 +74,7 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
     if settings.zero_gpu:
         # Ahead-of-time packages for the resident models, compiled in one GPU call if missing (FUSION_AOT=build,
         # ZeroGPU's default): just-in-time compilation does not survive ZeroGPU's short-lived workers.
-        from fusion.precompile import zero_gpu_startup
-
-        zero_gpu_startup(cache)
+        precompile.zero_gpu_startup(cache)
     images.DECODE_BUDGET.set_total(2 * settings.decode_memory)
     # Every 10 minutes, delete the uploads and results this app wrote over an hour ago (all of them at shutdown);
     # without it Gradio's temporary folder only grows. A sweep over 10,000 files takes about 0.14 s.
@@ -163,7 +161,7 @@ def _panels(settings: Settings, cache: ModelCache) -> tuple[Panels, dict[str, Se
     with gr.Tab(t("System"), id="system") as system_tab:
         system = system_ui.build(
             settings,
-            status_fn=lambda: cache.stats().to_dict(),
+            status_fn=partial(system_status, cache),
             evict_fn=cache.evict,
             evict_unused_fn=cache.evict_unused,
             pin_fn=cache.pin,
@@ -174,6 +172,11 @@ def _panels(settings: Settings, cache: ModelCache) -> tuple[Panels, dict[str, Se
     gr.on(None, system.show, outputs=list(system.outputs), api_visibility="private", queue=False)  # page load
     panels = Panels(featurer, captioner, generator, classifier, fusion)
     return panels, {"features": features_sends, "generation": generation_sends, "fusion": fusion_sends}
+
+
+def system_status(cache: ModelCache) -> dict[str, Any]:
+    """What ``/status`` returns: the cache's statistics and the ahead-of-time compiled packages on disk."""
+    return {**cache.stats().to_dict(), "compiled": precompile.status(cache)}
 
 
 def prompt_enhancer(cache: ModelCache) -> Callable[[str], str]:

@@ -11,6 +11,7 @@ from. So eviction frees what it says.
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import threading
 import time
@@ -48,6 +49,8 @@ GET_WEIGHTS_ADVICE = (
 class _Entry:
     model: Any = None
     bytes: int = 0
+    #: Of ``bytes``, what the load hook made the model hold (ahead-of-time compiled packages).
+    held: int = 0
     loads: int = 0
     hits: int = 0
     evictions: int = 0
@@ -91,24 +94,30 @@ class ModelStats:
     loads: int
     hits: int
     evictions: int
+    #: Its weights and what its load hook made it hold (``held_bytes``).
     bytes: int
     load_seconds: float
     last_used: float
     failures: int = 0
+    held_bytes: int = 0
     #: Objects derived from this model (see :class:`DerivedStats`) and their own bytes, not in ``bytes``.
     derived: int = 0
     derived_bytes: int = 0
+    #: What evicting it frees: ``bytes`` and ``derived_bytes``.
+    total_bytes: int = 0
 
 
 @dataclass(frozen=True)
 class DerivedStats:
-    """What ``/status`` reports for the objects of one kind derived from one set of models."""
+    """What ``/status`` reports for one object derived from models (a pipeline, a recorded CUDA graph)."""
 
     kind: str
+    #: What tells it from the others of its kind and models, readable (``""`` when there is one of them).
+    key: str
+    #: The models it was made from; it is dropped with any of them.
     models: tuple[str, ...]
-    count: int
-    in_use: int
-    #: Their own bytes: memory the models do not hold (a pipeline built with ``from_pipe`` shares their weights).
+    in_use: bool
+    #: Its own bytes: memory the models do not hold (a pipeline built with ``from_pipe`` shares their weights).
     bytes: int
 
 
@@ -121,6 +130,7 @@ class CacheStats:
     #: Resident models and everything derived from them.
     used_bytes: int
     models: tuple[ModelStats, ...]
+    #: Every derived object, oldest first.
     derived: tuple[DerivedStats, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -292,6 +302,14 @@ class ModelCache:
         finally:
             self._give_back(derived, keep)
 
+    def inspect(self, key: str, look: Callable[[Any], T]) -> T | None:
+        """What ``look`` finds in the model ``key`` if it is resident (else ``None``), without loading it or counting
+        a hit: for reports about a model, such as the compiled packages attached to it. ``look`` runs under the
+        cache's lock, so it must be quick and must not call the cache."""
+        entry = self._entry(key)
+        with self._lock:
+            return None if entry.model is None else look(entry.model)
+
     def run(self, fn: Callable[[], T]) -> T:
         """Run a model call; on out-of-memory free what is not in use, empty the CUDA cache and retry once."""
         try:
@@ -327,6 +345,17 @@ class ModelCache:
         with self._lock:
             entry.pinned = False
 
+    def hold(self, key: str, held: int) -> None:
+        """Count what a resident model's speed-ups hold now in place of what its load hook reported: packages
+        attached after it loaded (ZeroGPU's start-up build) are counted like those its load hook attached."""
+        entry = self._entry(key)
+        with self._lock:
+            if not entry.resident:
+                return
+            entry.bytes += held - entry.held
+            entry.held = held
+        self._make_room(0, exclude=key)
+
     def evict(self, key: str) -> bool:
         """Drop a model (pinned or not) and everything derived from it, if it is resident and not in use; returns
         whether it was dropped."""
@@ -351,38 +380,10 @@ class ModelCache:
     def stats(self) -> CacheStats:
         with self._lock:
             used = self._resident_bytes()
-            models = tuple(
-                ModelStats(
-                    key=key,
-                    title=self.registry[key].title,
-                    source=entry.source or self.source(key),
-                    resident=entry.resident,
-                    pinned=entry.pinned,
-                    in_use=entry.in_use,
-                    loads=entry.loads,
-                    hits=entry.hits,
-                    evictions=entry.evictions,
-                    bytes=entry.bytes,
-                    load_seconds=round(entry.load_seconds, 3),
-                    last_used=entry.last_used,
-                    failures=entry.failures,
-                    derived=sum(key in item.depends_on for item in self._derived),
-                    derived_bytes=sum(item.bytes for item in self._derived if key in item.depends_on),
-                )
-                for key, entry in self._entries.items()
-            )
-            groups: dict[tuple[str, tuple[str, ...]], list[_Derived]] = {}
-            for item in self._derived:
-                groups.setdefault((item.kind, item.depends_on), []).append(item)
+            models = tuple(self._model_stats(key, entry) for key, entry in self._entries.items())
             derived = tuple(
-                DerivedStats(
-                    kind=kind,
-                    models=depends_on,
-                    count=len(items),
-                    in_use=sum(item.in_use for item in items),
-                    bytes=sum(item.bytes for item in items),
-                )
-                for (kind, depends_on), items in groups.items()
+                DerivedStats(item.kind, readable_key(item.key), item.depends_on, item.in_use, item.bytes)
+                for item in self._derived
             )
         return CacheStats(
             device=str(self.device),
@@ -420,6 +421,30 @@ class ModelCache:
             )
 
     # --------------------------------------------------------------- internals
+    def _model_stats(self, key: str, entry: _Entry) -> ModelStats:
+        """One model's statistics (caller holds the lock)."""
+        derived = [item for item in self._derived if key in item.depends_on]
+        derived_bytes = sum(item.bytes for item in derived)
+        return ModelStats(
+            key=key,
+            title=self.registry[key].title,
+            source=entry.source or self.source(key),
+            resident=entry.resident,
+            pinned=entry.pinned,
+            in_use=entry.in_use,
+            loads=entry.loads,
+            hits=entry.hits,
+            evictions=entry.evictions,
+            bytes=entry.bytes,
+            load_seconds=round(entry.load_seconds, 3),
+            last_used=entry.last_used,
+            failures=entry.failures,
+            held_bytes=entry.held,
+            derived=len(derived),
+            derived_bytes=derived_bytes,
+            total_bytes=entry.bytes + derived_bytes,
+        )
+
     def _entry(self, key: str) -> _Entry:
         entry = self._entries.get(key)
         if entry is None:
@@ -464,6 +489,7 @@ class ModelCache:
             with self._lock:
                 entry.model = model
                 entry.bytes = size
+                entry.held = held
                 entry.loads += 1
                 entry.load_seconds = seconds
                 entry.last_used = time.monotonic()
@@ -581,7 +607,7 @@ class ModelCache:
         if not entry.resident or entry.in_use:
             return False
         entry.model = None
-        entry.bytes = 0
+        entry.bytes = entry.held = 0
         entry.evictions += 1
         self._derived = [item for item in self._derived if key not in item.depends_on]
         return True
@@ -603,6 +629,24 @@ class ModelCache:
 
     def _memory_name(self) -> str:
         return {"cuda": "GPU", "mps": "GPU"}.get(self.device.type, "CPU")
+
+
+#: Keys of derived objects longer than this are shown shortened, with a digest that tells them apart.
+KEY_TEXT_LIMIT = 40
+
+
+def readable_key(key: Hashable) -> str:
+    """A derived object's key as ``/status`` shows it: a tuple's parts joined by commas, ``None`` as nothing, and
+    long text (a tool-list prefix is keyed by the whole system prompt) cut short with a digest."""
+    if key is None:
+        return ""
+    if isinstance(key, tuple):
+        return ", ".join(readable_key(part) for part in key)
+    text = str(key)
+    if len(text) <= KEY_TEXT_LIMIT:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{text[: KEY_TEXT_LIMIT - 11]}… #{digest}"
 
 
 def _release_memory() -> None:

@@ -19,7 +19,8 @@ import argparse
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,6 +43,8 @@ DEFAULT_MODELS = ("sd-turbo", "sd15", "safety-checker", "caption", "clip")
 #: every package already built returns in seconds.
 STARTUP_GPU_SECONDS = 1500
 PROMPT = "a photo of a red house by a lake"
+#: What builds the packages, as the System tab tells the server's owner.
+COMMAND = "python -m fusion compile"
 
 
 @dataclass(frozen=True)
@@ -175,12 +178,13 @@ def build(
 
 def apply_all(cache: ModelCache) -> list[compiled.ApplyReport]:
     """Attach the packages to every resident model, as each registry entry's load hook does for models it loads
-    later (models loaded before their packages were built, as ZeroGPU's are, need this)."""
+    later (models loaded before their packages were built, as ZeroGPU's are, need this); the cache counts them."""
     reports = []
     for stats in cache.stats().models:
         if stats.resident and stats.key in compiled.COMPONENTS:
-            model = cache.get(stats.key)
-            reports.append(compiled.apply_packages(stats.key, model, cache.settings))
+            report = compiled.apply_packages(stats.key, cache.get(stats.key), cache.settings)
+            cache.hold(stats.key, report.held_bytes)
+            reports.append(report)
     return reports
 
 
@@ -240,6 +244,51 @@ def describe(settings: Settings) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class PackageStatus:
+    """One package on disk, as ``/status`` and the System tab list it."""
+
+    model: str
+    component: str
+    #: The call's tensors it was built for (a package serves one call signature).
+    inputs: str
+    dtype: str
+    frozen: bool
+    #: Its size on disk, about what it holds in memory once attached.
+    bytes: int
+    created: str
+    #: Why this process cannot use it; ``""`` when nothing rules it out.
+    stale: str
+    #: Whether a loaded model runs it now.
+    attached: bool
+
+
+def status(cache: ModelCache) -> dict[str, Any]:
+    """The compiled packages for ``/status``: whether they are used here (``FUSION_AOT``), the command that builds
+    them, and every package on disk with whether it is stale here and whether a loaded model runs it."""
+    settings = cache.settings
+    attached = {
+        info.folder
+        for key in compiled.COMPONENTS.keys() & cache.registry.keys()
+        for info in cache.inspect(key, partial(compiled.packages_in_use, model_key=key)) or ()
+    }
+    packages = [
+        PackageStatus(
+            model=info.key.model,
+            component=info.key.component,
+            inputs=info.key.inputs,
+            dtype=info.key.dtype,
+            frozen=info.key.frozen,
+            bytes=info.bytes,
+            created=info.created,
+            stale=compiled.stale_reason(info) or "",
+            attached=info.folder in attached,
+        )
+        for info in compiled.list_packages(settings.compiled_dir)
+    ]
+    return {"mode": settings.aot, "command": COMMAND, "packages": [asdict(package) for package in packages]}
+
+
 def main(argv: list[str]) -> int:
     from fusion.cache import get_cache
 
@@ -260,7 +309,7 @@ def main(argv: list[str]) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m fusion compile",
+        prog=COMMAND,
         description="Compile models ahead of time (AOTInductor) for this machine's device, dtype and torch, so the "
         "app loads them instead of compiling on a visitor's request.",
     )

@@ -102,6 +102,11 @@ def test_status_reports_every_model(client) -> None:
     assert status["device"] == "cpu"
     assert {model["key"] for model in status["models"]} >= {"caption", "clip", "sd15", "safety-checker"}
     assert status["used_bytes"] <= status["budget_bytes"]
+    assert status["used_bytes"] == sum(model["bytes"] for model in status["models"]) + sum(
+        item["bytes"] for item in status["derived"]
+    ), "resident models and what is derived from them"
+    assert status["compiled"]["command"] == "python -m fusion compile"
+    assert isinstance(status["compiled"]["packages"], list)
 
 
 def test_helper_events_are_hidden_from_the_api(client) -> None:

@@ -96,6 +96,19 @@ def test_system_table_lists_every_model(page) -> None:
         expect(_system_cell(page, key, "model")).to_have_text(REGISTRY[key].title)
 
 
+def test_system_lists_derived_objects_and_says_how_to_build_packages(page, server: str) -> None:
+    Client(server, verbose=False).predict(prompt="a red house", steps=1, api_name="/generate")
+    open_tab(page, "system")
+    page.locator("#system-refresh").click()
+    expect(page.locator("#system-summary")).to_contain_text("python -m fusion compile")
+    expect(page.locator("#system-derived")).not_to_be_visible()  # collapsed, with the compiled packages
+    page.locator("#system-more button.label-wrap").click()
+    row = page.locator("#system-derived [role=row]", has_text="txt2img")
+    expect(row.first).to_contain_text("pipeline")
+    expect(row.first).to_contain_text("sd15")
+    expect(page.locator("#system-packages")).to_be_visible()
+
+
 def test_a_long_generation_shows_progress_and_stop_ends_it(page, request: pytest.FixtureRequest) -> None:
     open_tab(page, "generation")
     page.locator("#generation-prompt textarea").fill("a red house by a lake")

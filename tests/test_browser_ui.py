@@ -70,7 +70,7 @@ GRADIO_OWN = (
 )
 TOAST = "[data-testid=toast-body]"
 #: The collapsed sections that hold the raw JSON of a tab's main action.
-RAW_DATA = {"features": "#features-raw", "fusion": "#fusion-raw"}
+RAW_DATA = {"features": "#features-raw", "fusion": "#fusion-raw", "system": "#system-raw"}
 #: A file whose name says PNG but which holds text: Gradio's own type check lets it through.
 NOT_A_PICTURE = b"just some text, not a picture\n"
 #: Where each tab takes a picture (the Text-to-image tab: its init image, in a collapsed section).

@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import gc
 import itertools
+import json
 import logging
 import threading
 import time
@@ -28,7 +29,7 @@ import torch
 from diffusers import AutoencoderTiny, DiffusionPipeline
 from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
-from fusion.cache import DerivedStats, ModelCache, ModelLoadError, module_bytes
+from fusion.cache import KEY_TEXT_LIMIT, DerivedStats, ModelCache, ModelLoadError, module_bytes, readable_key
 from fusion.config import Settings
 from fusion.registry import REGISTRY, ModelBundle, ModelSpec, _load_diffusers_model, _load_transformers
 from fusion.tiny import COMPLETE_MARKER, SEED, ensure_tiny
@@ -469,6 +470,18 @@ def test_statistics_count_loads_hits_evictions_and_bytes(built_dir: Path) -> Non
     assert stats.to_dict()["models"][0]["key"] == "a"
 
 
+def test_hold_replaces_what_a_resident_model_holds_for_its_speed_ups(built_dir: Path) -> None:
+    cache = make_cache(built_dir)
+    cache.get("a")
+    cache.hold("a", 1000)
+    assert (stats_of(cache, "a").bytes, stats_of(cache, "a").held_bytes) == (AUTOENCODER_BYTES + 1000, 1000)
+    cache.hold("a", 400)  # what it holds now, not more on top
+    assert (stats_of(cache, "a").total_bytes, cache.used_bytes()) == (AUTOENCODER_BYTES + 400,) * 2
+    assert cache.evict("a")
+    cache.hold("a", 5)
+    assert (stats_of(cache, "a").bytes, stats_of(cache, "a").held_bytes, cache.used_bytes()) == (0, 0, 0)
+
+
 # ------------------------------------------------------------------------------------------ derived objects
 def test_borrowed_objects_are_lent_one_at_a_time_counted_and_dropped_with_their_model(built_dir: Path) -> None:
     cache = make_cache(built_dir)
@@ -489,15 +502,16 @@ def test_borrowed_objects_are_lent_one_at_a_time_counted_and_dropped_with_their_
         assert again in (first, second), "a free one is reused"
     assert built == [model, model], "built from the cached model"
     stats = cache.stats()
-    assert stats.derived == (DerivedStats("copy", ("a",), count=2, in_use=0, bytes=2 * AUTOENCODER_BYTES),)
+    assert stats.derived == 2 * (DerivedStats("copy", "1", ("a",), in_use=False, bytes=AUTOENCODER_BYTES),)
     assert (stats_of(cache, "a").derived, stats_of(cache, "a").derived_bytes) == (2, 2 * AUTOENCODER_BYTES)
+    assert stats_of(cache, "a").total_bytes == 3 * AUTOENCODER_BYTES, "evicting it frees its copies too"
     assert stats.used_bytes == cache.used_bytes() == 3 * AUTOENCODER_BYTES
     view = lambda model: SimpleNamespace(components={"model": model})  # noqa: E731
     with cache.use("a"), cache.borrow("view", 1, view, depends_on=("a",)):
         assert cache.stats().derived[-1].bytes == 0, "what shares the model's weights costs nothing more"
     with cache.use("a"), cache.borrow("copy", 2, copy_of, depends_on=("a",), keep=1) as last:
         last = weakref.ref(last)
-    assert sorted((d.kind, d.count) for d in cache.stats().derived) == [("copy", 1), ("view", 1)], "keep=1 trims"
+    assert sorted((d.kind, d.key) for d in cache.stats().derived) == [("copy", "2"), ("view", "1")], "keep=1 trims"
     del model, first, second, again
     assert cache.evict("a")
     gc.collect()
@@ -674,11 +688,13 @@ class WatchedCache(ModelCache):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.lent: list[tuple[tuple[str, ...], weakref.ref[Any]]] = []
+        self.kinds: dict[str, weakref.ref[Any]] = {}
 
     @contextmanager
     def borrow(self, kind: str, key: Any, build: Callable[..., Any], **options: Any) -> Iterator[Any]:
         with super().borrow(kind, key, build, **options) as value:
             self.lent.append((tuple(options["depends_on"]), weakref.ref(value)))
+            self.kinds[kind] = weakref.ref(value)
             yield value
 
 
@@ -753,7 +769,7 @@ def test_evicting_each_model_in_turn_releases_it_and_what_came_from_it(tiny_sett
     pipelines = {d.models: d for d in stats.derived if d.kind == "pipeline"}
     assert set(pipelines) == {("sd15",), ("sd15", "controlnet-canny"), ("sd-turbo",)}
     assert all(d.bytes == 0 for d in pipelines.values()), "from_pipe shares the models' weights"
-    assert stats_of(cache, "sd15").derived == pipelines[("sd15",)].count + pipelines[("sd15", "controlnet-canny")].count
+    assert stats_of(cache, "sd15").derived == sum("sd15" in d.models for d in stats.derived if d.kind == "pipeline")
     for key in EVICTION_ORDER:
         model = weak_parts(cache.get(key))
         derived = [ref for models, ref in cache.lent if key in models]
@@ -765,6 +781,60 @@ def test_evicting_each_model_in_turn_releases_it_and_what_came_from_it(tiny_sett
         assert all(ref() is not None for ref in kept), "what came from other models only is kept"
         assert stats_of(cache, key).derived == 0 and not any(key in d.models for d in cache.stats().derived)
     assert cache.stats().used_bytes == 0 and cache.stats().derived == ()
+
+
+def test_status_lists_what_a_controlnet_run_and_an_ask_turn_derive_until_their_models_go(
+    tiny_settings: Settings,
+) -> None:
+    """Issue 16: each derived object in ``/status`` with its kind, key, the models it came from and its own bytes,
+    counted in those models' totals and gone once one of them is evicted."""
+    from fusion import generation
+    from fusion.agent.planner import plan_turn, prefix_bytes
+    from fusion.agent.tools import build_tools
+
+    cache = WatchedCache(tiny_settings)
+    edges = np.zeros((64, 64, 3), dtype=np.uint8)
+    edges[16:48, 30:34] = 255
+    options = generation.GenerationOptions(prompt="a house", steps=1, seed=0, control_image=edges)
+    generation.generate(options, cache=cache)
+    system = {"role": "system", "content": "Use the tools."}
+    tools = list(build_tools(cache).values())[:3]
+    plan_turn([system, {"role": "user", "content": "edges"}], tools, ("image-1",), cache=cache, choice="required")
+
+    status = json.loads(json.dumps(cache.stats().to_dict()))  # as the API sends it
+    rows = {row["kind"]: row for row in status["derived"]}
+    assert sorted(rows) == ["grammar compiler", "pipeline", "tool-list prefix"]
+    pipeline, prefix = rows["pipeline"], rows["tool-list prefix"]
+    assert pipeline["models"] == ["sd15", "controlnet-canny"] and not pipeline["in_use"]
+    scheduler, mode = pipeline["key"].split(", ")
+    assert scheduler in generation.SCHEDULERS and mode == "txt2img"
+    models = tuple(cache.inspect(key, lambda model: model) for key in ("sd15", "controlnet-canny"))
+    assert pipeline["bytes"] == module_bytes(cache.kinds["pipeline"](), excluding=models) == 0, "from_pipe shares"
+    assert prefix["models"] == ["assistant"] and prefix["bytes"] == prefix_bytes(cache.kinds["tool-list prefix"]())
+    assert prefix["bytes"] > 0 and len(prefix["key"]) == KEY_TEXT_LIMIT, "the system prompt's key, cut short"
+    assert rows["grammar compiler"]["key"] == ""
+    by_key = {model["key"]: model for model in status["models"]}
+    assistant = by_key["assistant"]
+    assert assistant["derived"] == 2
+    assert assistant["derived_bytes"] == prefix["bytes"] + rows["grammar compiler"]["bytes"]
+    assert assistant["total_bytes"] == assistant["bytes"] + assistant["derived_bytes"]
+    assert status["used_bytes"] == sum(model["bytes"] for model in status["models"]) + sum(
+        row["bytes"] for row in status["derived"]
+    )
+
+    assert cache.evict("controlnet-canny")
+    assert sorted(row.kind for row in cache.stats().derived) == ["grammar compiler", "tool-list prefix"]
+    assert stats_of(cache, "sd15").derived == 0
+    assert cache.evict("assistant") and cache.stats().derived == ()
+    assert stats_of(cache, "assistant").total_bytes == 0
+
+
+def test_a_readable_key_joins_tuples_and_cuts_long_text_with_a_digest() -> None:
+    assert readable_key(("Euler a", "txt2img")) == "Euler a, txt2img"
+    assert readable_key(("vision", 1, 3, 384, 384)) == "vision, 1, 3, 384, 384"
+    assert readable_key(None) == ""
+    first, second = readable_key("x" * 100 + "a"), readable_key("x" * 100 + "b")
+    assert len(first) == KEY_TEXT_LIMIT and first.startswith("x" * 29 + "… #") and first != second
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="GPU memory is measured on CUDA only")

@@ -198,6 +198,35 @@ def test_the_list_names_model_shapes_and_size(startup) -> None:
     assert f"{info.bytes / 1e6:.1f} MB" in line and line.endswith("ready")
 
 
+def test_status_lists_the_attached_package_and_the_model_counts_its_bytes(
+    startup, tiny_dir: Path, compiled_dir: Path
+) -> None:
+    """Issue 19: ``/status`` lists the package, fresh and attached to the loaded SD-Turbo; a model counts its bytes
+    (``held_bytes``) in its own and in its total, whether its load hook or the start-up build attached it."""
+    cache, built, _reports = startup
+    info = built[0].package
+    (package,) = precompile.status(cache)["packages"]
+    assert package == {
+        "model": "sd-turbo",
+        "component": "unet",
+        "inputs": info.key.inputs,
+        "dtype": "float32",
+        "frozen": False,
+        "bytes": info.bytes,
+        "created": info.created,
+        "stale": "",
+        "attached": True,
+    }
+    (started,) = [model for model in cache.stats().models if model.key == "sd-turbo"]
+    assert started.held_bytes == info.bytes, "attached after it loaded (ZeroGPU's start-up), and counted"
+    loaded = ModelCache(_settings(tiny_dir, compiled_dir))
+    assert not precompile.status(loaded)["packages"][0]["attached"], "nothing is loaded yet"
+    loaded.get("sd-turbo")
+    assert precompile.status(loaded)["packages"][0]["attached"]
+    (model,) = [model for model in loaded.stats().models if model.key == "sd-turbo"]
+    assert model.held_bytes == info.bytes and model.total_bytes >= model.bytes > info.bytes
+
+
 def test_a_frozen_cpu_package_holds_its_weights_and_knows_their_values(tiny_dir: Path, tmp_path: Path) -> None:
     """The CPU's packages: weights folded in (oneDNN prepacks them), so changed weights make the package stale."""
     settings = _settings(tiny_dir, tmp_path / "compiled")

@@ -149,8 +149,11 @@ def test_recorded_graphs_are_kept_counted_and_dropped_by_the_cache(
             assert torch.equal(replayed(inputs["pixel_values"]), expected)
         assert len(recordings) == 6, "a vision and a decoder graph per batch size, each recorded once"
         graphs = [derived for derived in cache.stats().derived if derived.kind == "CUDA graph"]
-        assert [(graph.models, graph.count, graph.bytes) for graph in graphs] == [(("caption",), 6, 6000)]
+        assert [(graph.models, graph.bytes) for graph in graphs] == 6 * [(("caption",), 1000)]
+        assert {graph.key.split(",")[0] for graph in graphs} == {"vision", "decoder"}, "readable keys"
+        (caption,) = [model for model in cache.stats().models if model.key == "caption"]
+        assert (caption.derived_bytes, caption.total_bytes) == (6000, caption.bytes + 6000)
         for count in (4, 5):  # beyond MAX_GRAPHS_PER_MODEL, the least recently used go
             replayed(bundle.processor(images=(pictures * 2)[:count], return_tensors="pt")["pixel_values"])
-        assert cache.stats().derived[0].count == static_greedy.MAX_GRAPHS_PER_MODEL
+        assert len(cache.stats().derived) == static_greedy.MAX_GRAPHS_PER_MODEL
     assert cache.evict("caption") and cache.stats().derived == ()

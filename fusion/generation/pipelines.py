@@ -83,6 +83,6 @@ def borrow_pipeline(
     ControlNet they were built around, and with them the last references to those weights.
     """
     depends_on = (options.model, CONTROLNET_KEY) if controlled else (options.model,)
-    key = (options.scheduler, options.init_image is None)
+    key = (options.scheduler, "txt2img" if options.init_image is None else "img2img")
     build = lambda base, controlnet=None: build_pipeline(base, options, controlnet)  # noqa: E731
     return cache.borrow("pipeline", key, build, depends_on=depends_on)

@@ -1,4 +1,5 @@
-"""The System view: what the shared model cache holds, and controls to evict and pin models."""
+"""The System view: what the shared model cache holds (models, what is derived from them, the compiled packages),
+and controls to evict and pin models."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import gradio as gr
 
 from fusion.config import Settings
-from fusion.ui.common import reports_errors
+from fusion.messages import Lines, Message
+from fusion.ui.common import raw_data, reports_errors
 from fusion.ui.i18n import localized, localized_table, t
 
 COLUMNS = [
@@ -21,22 +23,36 @@ COLUMNS = [
     "loads",
     "hits",
     "evictions",
-    "MB",
+    "weights MB",
+    "compiled MB",
+    "derived MB",
+    "total MB",
     "load s",
     "source",
 ]
+DERIVED_COLUMNS = ["kind", "key", "made from", "in use", "MB"]
+PACKAGE_COLUMNS = ["model", "component", "input shapes", "dtype", "MB", "state", "in use"]
+
+#: What the view shows: the summary lines, the three tables and the raw ``/status``.
+View = tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class SystemPanel:
     refresh: gr.Button
     #: Fills the view; app.py also runs it when a page loads.
-    show: Callable[[], tuple[str, list[list[Any]], dict[str, Any]]]
+    show: Callable[[], View]
     outputs: tuple[gr.components.Component, ...]
 
 
+def megabytes(size: int) -> float:
+    """Bytes as MB with two decimals: the tiny models and most derived objects weigh less than one."""
+    return round(size / 1e6, 2)
+
+
 def status_rows(status: dict[str, Any]) -> list[list[Any]]:
-    """One table row per model from the ``/status`` JSON."""
+    """One table row per model from the ``/status`` JSON: its weights, what its load hook made it hold (compiled
+    packages), what is derived from it, and the total that evicting it frees."""
     return [
         [
             model["title"],
@@ -47,7 +63,10 @@ def status_rows(status: dict[str, Any]) -> list[list[Any]]:
             model["loads"],
             model["hits"],
             model["evictions"],
-            round(model["bytes"] / 1e6, 1),
+            megabytes(model["bytes"] - model["held_bytes"]),
+            megabytes(model["held_bytes"]),
+            megabytes(model["derived_bytes"]),
+            megabytes(model["total_bytes"]),
             model["load_seconds"],
             model["source"],
         ]
@@ -55,11 +74,58 @@ def status_rows(status: dict[str, Any]) -> list[list[Any]]:
     ]
 
 
-def summary_markdown(status: dict[str, Any]) -> str:
-    used, budget = status["used_bytes"] / 1e9, status["budget_bytes"] / 1e9
-    return (
-        f"**Device** `{status['device']}` · **dtype** `{status['dtype']}` · **models** `{status['models_source']}` · "
-        f"**memory** {used:.2f} GB of a {budget:.2f} GB budget"
+def derived_rows(status: dict[str, Any]) -> list[list[Any]]:
+    """One row per object derived from models (a pipeline, a recorded CUDA graph): what it is, the models it was
+    made from and goes with, and its own memory."""
+    return [
+        [item["kind"], item["key"], ", ".join(item["models"]), item["in_use"], megabytes(item["bytes"])]
+        for item in status["derived"]
+    ]
+
+
+def package_rows(status: dict[str, Any]) -> list[list[Any]]:
+    """One row per compiled package on disk: what it serves, its size, whether it fits here, whether it runs."""
+    return [
+        [
+            package["model"],
+            package["component"],
+            package["inputs"],
+            package["dtype"],
+            megabytes(package["bytes"]),
+            Message("stale: {reason}", reason=package["stale"]) if package["stale"] else "ready",
+            package["attached"],
+        ]
+        for package in status["compiled"]["packages"]
+    ]
+
+
+def summary_markdown(status: dict[str, Any]) -> Message:
+    return Message(
+        "**Device** `{device}` · **dtype** `{dtype}` · **models** `{models}` · **memory** {used:.2f} GB of a "
+        "{budget:.2f} GB budget",
+        device=status["device"],
+        dtype=status["dtype"],
+        models=status["models_source"],
+        used=status["used_bytes"] / 1e9,
+        budget=status["budget_bytes"] / 1e9,
+    )
+
+
+def compiled_markdown(compiled: dict[str, Any]) -> Message:
+    """One line on the ahead-of-time compiled packages: how many, how many fit and run, and how to build them."""
+    packages = compiled["packages"]
+    if compiled["mode"] == "off":
+        return Message("**Compiled packages**: switched off on this server ({count} on disk).", count=len(packages))
+    if not packages:
+        return Message(
+            "**Compiled packages**: none for this machine yet; `{command}` builds them.", command=compiled["command"]
+        )
+    return Message(
+        "**Compiled packages**: {count} on disk, {stale} stale, {attached} in use; `{command}` builds more.",
+        count=len(packages),
+        stale=sum(bool(package["stale"]) for package in packages),
+        attached=sum(package["attached"] for package in packages),
+        command=compiled["command"],
     )
 
 
@@ -76,30 +142,38 @@ def build(
     """Lay out the System view; ``status`` is public, the controls are private helper events."""
 
     def status() -> dict:
-        """Device, dtype, memory budget and use, and per-model cache statistics (loads, hits, evictions, bytes)."""
+        """Device, dtype, memory budget and use, per-model cache statistics (loads, hits, evictions, bytes), the
+        objects derived from models, and the ahead-of-time compiled packages."""
         return status_fn()
 
-    def show() -> tuple[str, list[list[Any]], dict[str, Any]]:
+    def show() -> View:
         current = status_fn()
-        rows = [[localized(title), *cells] for title, *cells in status_rows(current)]
-        return localized(summary_markdown(current)), localized_table(COLUMNS, rows), current
+        models = [[localized(title), *cells] for title, *cells in status_rows(current)]
+        derived = [[localized(kind), *cells] for kind, *cells in derived_rows(current)]
+        packages = [[*cells, localized(state), attached] for *cells, state, attached in package_rows(current)]
+        return (
+            localized(Lines([summary_markdown(current), compiled_markdown(current["compiled"])])),
+            localized_table(COLUMNS, models),
+            localized_table(DERIVED_COLUMNS, derived),
+            localized_table(PACKAGE_COLUMNS, packages),
+            current,
+        )
 
     @reports_errors
-    def act(action: str, key: str | None) -> tuple[str, list[list[Any]], dict[str, Any]]:
+    def act(action: str, key: str | None) -> View:
         if action == "evict unused":
             evict_unused_fn()
         elif not key:
             raise ValueError("Pick a model first.")
         elif action == "evict" and not evict_fn(key):
-            gr.Info(localized(f"{key} is not resident or is in use right now; nothing was evicted."))
+            gr.Info(localized(Message("{key} is not resident or is in use right now; nothing was evicted.", key=key)))
         elif action == "pin":
             pin_fn(key)
         elif action == "unpin":
             unpin_fn(key)
         return show()
 
-    summary, table, raw, key, buttons, refresh = _layout(model_keys)
-    outputs = [summary, table, raw]
+    outputs, key, buttons, refresh = _layout(model_keys)
     refresh.click(show, outputs=outputs, api_visibility="private", queue=False)
     gr.Timer(5.0).tick(show, outputs=outputs, api_visibility="private", queue=False, show_progress="hidden")
     gr.api(status, api_name="status")
@@ -113,20 +187,25 @@ def build(
     return SystemPanel(refresh=refresh, show=show, outputs=tuple(outputs))
 
 
-def _layout(model_keys: Sequence[str]) -> tuple[Any, ...]:
-    """The summary line, the table (one line per cell: headers stay whole words, a long source path scrolls
-    inside the table rather than the page), then the model picker and its actions in one compact row."""
-    summary = gr.Markdown(elem_id="system-summary")
+def _layout(model_keys: Sequence[str]) -> tuple[list[Any], gr.Dropdown, dict[str, gr.Button], gr.Button]:
+    """The summary lines, the models (one line per cell: headers stay whole words, a long source path scrolls
+    inside the table rather than the page), the model picker and its actions in one compact row, then, collapsed,
+    the derived objects with the compiled packages, and the raw ``/status``: the tab fits a 1400x900 window."""
+    summary = gr.Markdown(line_breaks=True, elem_id="system-summary")
     table = gr.Dataframe(
         headers=COLUMNS,
         label=t("Models"),
+        show_label=False,
+        buttons=[],
         interactive=False,
         wrap=False,
         pinned_columns=1,
         elem_id="system-table",
     )
     with gr.Row(equal_height=False, elem_classes=["fusion-controls"]):
-        key = gr.Dropdown(choices=list(model_keys), label=t("Model"), scale=2, min_width=180)
+        key = gr.Dropdown(
+            choices=list(model_keys), label=t("Model"), show_label=False, container=False, scale=2, min_width=180
+        )
         buttons = {
             "evict": gr.Button(t("Evict"), size="md", min_width=90),
             "pin": gr.Button(t("Pin"), size="md", min_width=90),
@@ -134,5 +213,15 @@ def _layout(model_keys: Sequence[str]) -> tuple[Any, ...]:
             "evict unused": gr.Button(t("Evict all unused"), size="md", min_width=140),
         }
         refresh = gr.Button(t("Refresh"), variant="primary", size="md", elem_id="system-refresh", min_width=90)
-    raw = gr.JSON(label="/status JSON", visible=False)
-    return summary, table, raw, key, buttons, refresh
+    with gr.Row(equal_height=False):
+        more = t("Derived objects and compiled packages")
+        with gr.Column(scale=3), gr.Accordion(more, open=False, elem_id="system-more"):
+            derived = _table(DERIVED_COLUMNS, t("Derived objects"), "system-derived")
+            packages = _table(PACKAGE_COLUMNS, t("Compiled packages"), "system-packages")
+        with gr.Column(scale=1, min_width=200), raw_data("system-raw"):
+            raw = gr.JSON(label=t("What /status returns"))
+    return [summary, table, derived, packages, raw], key, buttons, refresh
+
+
+def _table(headers: list[str], label: Any, elem_id: str) -> gr.Dataframe:
+    return gr.Dataframe(headers=headers, label=label, buttons=[], interactive=False, wrap=False, elem_id=elem_id)
