@@ -351,6 +351,23 @@ def test_restore_settings_from_a_dropped_png(
         restore_settings({"path": uploaded(tmp_path / "plain.png")}, tiny_settings)
 
 
+
+def test_the_parameters_card_reads_the_pngs_text_with_markup_made_inert() -> None:
+    from fusion.ui.generation import parameters_card
+
+    text = (
+        "a <b>red</b> house\nNegative prompt: blurry\nSteps: 12, Sampler: Euler a, CFG scale: 6.5, Seed: 42, "
+        "Size: 440x592, Model: sd-turbo, Denoising strength: 0.6, Decoder: taesd"
+    )
+    shown = parameters_card(text)
+    for value in ("SD-Turbo", "42", "12", "6.5", "Euler a", "440 × 592 px", "0.6", "Fast preview quality (TAESD)"):  # noqa: RUF001
+        assert f">{value}</dd>" in shown, value
+    assert "Prompt: &#x27;a &lt;b&gt;red&lt;/b&gt; house&#x27;" in shown and "<b>" not in shown
+    assert "Negative prompt: &#x27;blurry&#x27;" in shown
+    plain = parameters_card("a cat\nSteps: 25, Sampler: DPM++ 2M, CFG scale: 7, Seed: 1, Size: 512x512, Model: sd15")
+    assert ">Full quality (VAE)</dd>" in plain and "Strength" not in plain and "Negative prompt" not in plain
+    assert parameters_card("") == parameters_card(None) == ""
+
 # --------------------------------------------------------------------------------- progress, Stop, deadline
 def test_progress_reports_every_step_with_small_previews(tiny_cache: ModelCache) -> None:
     updates: list[StepUpdate] = []
