@@ -286,7 +286,7 @@ def test_a_generation_reads_as_a_card_and_a_new_run_empties_the_last_one(page) -
 
 def test_a_generation_from_an_init_image_keeps_its_aspect_ratio_and_a_result_sent_back_opens_it(page) -> None:
     """With the size left at the model's own, a 3:2 photo comes out 3:2 (the tiny model's 64 px at its aspect
-    ratio), and a notice says so; "Use as img2img input" puts the result there and opens the closed section."""
+    ratio), and a notice says so; "Use as init image" puts the result there and opens the closed section."""
     open_tab(page, "generation")
     section, content = (page.locator(f"#generation-img2img {part}") for part in ("button.label-wrap", CONTENT))
     section.click()

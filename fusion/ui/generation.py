@@ -629,7 +629,7 @@ def _results(preview: gr.Image) -> _Results:
     )
     notices = gr.Markdown(label=t("Notices"), elem_id="generation-notices")
     with gr.Row(elem_id="generation-send", elem_classes=["fusion-send"]) as sends:
-        use_result = gr.Button(t("Use as img2img input"), size="sm", elem_id="generation-use-result")
+        use_result = gr.Button(t("Use as init image"), size="sm", elem_id="generation-use-result")
     parameters_view = gr.HTML(elem_id="generation-card", padding=False)
     with raw_data("generation-raw"):
         seed_used = gr.Number(label=t("Seed used"), precision=0, interactive=False)
