@@ -66,6 +66,9 @@ GRADIO_OWN = (
     # gr.Image's upload area: its aria-label "Drop an image file here to upload" is not its visible text
     # ("Drop Image Here - or - Click to Upload").
     ("label-content-name-mismatch", "button.upload-container"),
+    # A captioned picture in a gr.Gallery: a button whose aria-label ("Thumbnail 1 of 2") leaves out the caption
+    # it shows ("seed 42", the Text-to-image tab's).
+    ("label-content-name-mismatch", "button.thumbnail-item"),
     # The placeholder of an empty gr.Image, gr.Gallery or gr.Label: a div with an aria-label and no role.
     ("aria-prohibited-attr", "div.empty[aria-label]"),
     # A picture in a gr.Chatbot message is drawn as a button around an image whose alt is empty, although the
