@@ -172,8 +172,8 @@ def make_generate_event(
             seed: -1 for a random seed; image k of a batch uses seed + k.
             steps: denoising steps; 0 for the model's default (SD 1.5: 25, SD-Turbo: 1).
             guidance: classifier-free guidance scale; -1 for the model's default (SD 1.5: 7, SD-Turbo: 0).
-            width: 64-1024, a multiple of 8; 0 for the model's own size (or the init image's shape).
-            height: 64-1024, a multiple of 8; 0 for the model's own size (or the init image's shape).
+            width: 64-1024, a multiple of 8; 0 for the model's own size (with an init image: its aspect ratio).
+            height: 64-1024, a multiple of 8; 0 for the model's own size (with an init image: its aspect ratio).
             model: "sd15" or "sd-turbo".
             scheduler: "default" (the model's) or one of "DPM++ 2M", "DPM++ 2M Karras", "Euler a",
                 "Euler", "DDIM", "UniPC".
