@@ -305,3 +305,13 @@ def test_a_generation_from_an_init_image_keeps_its_aspect_ratio_and_a_result_sen
     expect(content).to_be_visible()
     expect(page.locator("#generation-init-image img")).to_have_count(1)
     assert natural_size(page.locator("#generation-init-image img").first) == (96, 64)
+
+
+def test_the_generation_tabs_enhance_prompt_rewrites_the_prompt_in_place(page) -> None:
+    """Ask is on in the test app: "Enhance prompt" shows under the prompt, and its answer replaces it."""
+    open_tab(page, "generation")
+    prompt = page.locator("#generation-prompt textarea")
+    prompt.fill("一只猫")
+    page.locator("#generation-enhance").click()
+    expect(prompt).not_to_have_value("一只猫", timeout=WAIT_S * 1000)
+    expect(prompt).not_to_have_value("")
