@@ -46,7 +46,6 @@ from fusion.ui.i18n import I18N, english_api_labels, t
 from fusion.ui.mcp import name_tools_after_endpoints, tolerate_stripped_state_outputs
 from fusion.ui.send import Panels, SendButtons, send_across_fusion, send_between_panels
 from fusion.ui.style import CSS, theme
-from fusion.ui.uploads import check_on_upload
 
 log = logging.getLogger("fusion")
 TITLE = "fusion: classical vision meets multimodal models"
@@ -84,8 +83,6 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
             panels, sends = _panels(settings, cache)
         send_between_panels(tabs, panels.captioner, panels.generator, panels.classifier)
         send_across_fusion(tabs, panels, sends, settings)
-        # The Text-to-image panel's own module does not check its init image on upload (yet): it is checked here.
-        check_on_upload(settings, panels.generator.init_image, what="init image")
     name_tools_after_endpoints(demo)
     english_api_labels(demo)
     if settings.mcp_server:
@@ -133,7 +130,9 @@ def _panels(settings: Settings, cache: ModelCache) -> tuple[Panels, dict[str, Se
             generate_fn=partial(generation.generate_stream, cache=cache),
             enhance_fn=prompt_enhancer(cache) if settings.ask else None,
         )
-        generation_sends = SendButtons.row("generation", "Classify this", "Caption this", "Report card")
+        generation_sends = SendButtons.row(
+            "generation", "Classify this", "Caption this", "Report card", into=generator.sends
+        )
     with gr.Tab(t("Classification"), id="classification"):
         classifier = classification_ui.build(
             settings,

@@ -248,11 +248,21 @@ def _captioning(page) -> None:
 
 def _generation(page) -> None:
     page.locator("#generation-prompt textarea").fill("a red house by a lake, golden hour")
-    page.locator("#generation-steps input").fill("2")
-    page.locator("#generation-width input").fill("256")
-    page.locator("#generation-height input").fill("256")
+    generation_settings(page, steps=2, side=256)
     page.locator("#generation-run").click()
     page.locator("#generation-gallery img").first.wait_for(timeout=WAIT_MS)
+    page.locator("#generation-card .fusion-card").wait_for(timeout=WAIT_MS)
+    for group in ("#generation-model-settings", "#generation-size-settings"):  # closed again, as they start
+        page.locator(f"{group} button.label-wrap").first.click()
+
+
+def generation_settings(page, *, steps: int, side: int) -> None:
+    """Steps, width and height of the Text-to-image tab, each in its collapsed group (opened when closed)."""
+    reveal(page, "#generation-steps input", "#generation-model-settings")
+    page.locator("#generation-steps input").fill(str(steps))
+    reveal(page, "#generation-width input", "#generation-size-settings")
+    page.locator("#generation-width input").fill(str(side))
+    page.locator("#generation-height input").fill(str(side))
 
 
 def _classification(page) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import ASSETS, natural_size, open_tab, reveal, save_screenshot, upload
+from browser_support import ASSETS, generation_settings, natural_size, open_tab, reveal, save_screenshot, upload
 from gradio_client import Client, handle_file
 from PIL import Image
 from playwright.sync_api import expect
@@ -112,7 +112,7 @@ def test_system_lists_derived_objects_and_says_how_to_build_packages(page, serve
 def test_a_long_generation_shows_progress_and_stop_ends_it(page, request: pytest.FixtureRequest) -> None:
     open_tab(page, "generation")
     page.locator("#generation-prompt textarea").fill("a red house by a lake")
-    _set_size_and_steps(page, LONG_SIDE, LONG_STEPS)
+    generation_settings(page, steps=LONG_STEPS, side=LONG_SIDE)
     page.locator("#generation-run").click()
 
     # The progress bar keeps counting while previews stream in (Gradio hides it whenever an output arrives).
@@ -142,7 +142,7 @@ def test_a_long_generation_shows_progress_and_stop_ends_it(page, request: pytest
     expect(in_use).to_have_text("0", timeout=10_000)
 
     open_tab(page, "generation")
-    _set_size_and_steps(page, SHORT_SIDE, 2)
+    generation_settings(page, steps=2, side=SHORT_SIDE)
     stopped_src = image.get_attribute("src")
     page.locator("#generation-run").click()
     image = page.locator("#generation-gallery img").first
@@ -164,12 +164,6 @@ def _step_shown_after(page, step: int) -> int:
         timeout=60_000,
     )
     return shown.json_value()
-
-
-def _set_size_and_steps(page, side: int, steps: int) -> None:
-    page.locator("#generation-steps input").fill(str(steps))
-    page.locator("#generation-width input").fill(str(side))
-    page.locator("#generation-height input").fill(str(side))
 
 
 def _system_cell(page, key: str, column: str):

@@ -199,10 +199,56 @@ def test_img2img_resizes_the_init_image_and_keeps_at_least_one_step(tiny_cache: 
     init = np.full((100, 200, 3), 128, dtype=np.uint8)
     options = GenerationOptions(prompt=PROMPT, model="sd-turbo", init_image=init, strength=0.5, seed=1)
     result = generation.generate(options, cache=tiny_cache)
-    assert result.images[0].size == (64, 64)  # the native 64 px long side, the short side clamped to 64
+    assert result.images[0].size == (128, 64)  # 2:1 at about 64x64 px, the short side at the 64 px minimum
     assert result.options.steps == 2 and result.steps_total == 1
     assert any("using 2 steps" in notice for notice in result.notices)
-    assert any("resized from 200x100 to 64x64" in notice for notice in result.notices)
+    assert any("The output is 128x64: the init image's aspect ratio (200x100)" in n for n in result.notices)
+
+
+@pytest.mark.parametrize(
+    ("image", "native", "expected"),
+    [
+        ((1000, 1000), 512, (512, 512)),  # square: the model's own size
+        ((768, 1024), 512, (440, 592)),  # portrait 3:4
+        ((1024, 768), 512, (592, 440)),  # landscape 4:3
+        ((1920, 1080), 512, (680, 384)),  # 16:9
+        ((1080, 1920), 512, (384, 680)),  # 9:16
+        ((2000, 200), 512, (1024, 104)),  # 10:1: the long side at the 1024 px limit, the ratio kept
+        ((200, 2000), 512, (104, 1024)),
+        ((10000, 10), 512, (1024, 64)),  # beyond 16:1: both limits, as close as they allow
+        ((200, 100), 64, (128, 64)),  # a tiny model: the short side at the 64 px minimum, the ratio kept
+    ],
+)
+def test_an_init_image_keeps_its_aspect_ratio_at_about_the_models_pixel_area(
+    image: tuple[int, int], native: int, expected: tuple[int, int]
+) -> None:
+    width, height = generation.init_image_size(*image, native)
+    assert (width, height) == expected
+    assert width % 8 == height % 8 == 0
+    low, high = generation.SIZE_RANGE
+    assert low <= width <= high and low <= height <= high
+    if low < min(expected) and max(expected) < high:
+        assert abs(width / height - image[0] / image[1]) < 0.03 * image[0] / image[1]
+        assert abs(width * height / native**2 - 1) < 0.02
+
+
+def test_img2img_size_follows_the_init_image_unless_given_and_says_so() -> None:
+    portrait = np.zeros((1024, 768, 3), dtype=np.uint8)
+    resolved, notices = generation.normalise_options(GenerationOptions(init_image=portrait), native_size=512)
+    assert (resolved.width, resolved.height) == (440, 592)
+    assert any("The output is 440x592: the init image's aspect ratio (768x1024)" in n for n in notices)
+    resolved, notices = generation.normalise_options(GenerationOptions(init_image=portrait, width=256), native_size=512)
+    assert (resolved.width, resolved.height) == (256, 344)  # 256 * 4/3 = 341.3, to the nearest multiple of 8
+    assert any("the side not given follows the init image's aspect ratio (768x1024)" in n for n in notices)
+    given = GenerationOptions(init_image=portrait, width=512, height=512)
+    resolved, notices = generation.normalise_options(given, native_size=512)
+    assert (resolved.width, resolved.height) == (512, 512), "an explicit size wins"
+    assert any("resized from 768x1024 to 512x512" in n for n in notices)
+    assert not any("aspect ratio" in n for n in notices)
+    same = GenerationOptions(init_image=portrait, width=768, height=1024)
+    assert generation.normalise_options(same, native_size=512)[1] == ()
+    resolved, notices = generation.normalise_options(GenerationOptions(), native_size=512)
+    assert (resolved.width, resolved.height, notices) == (512, 512, ()), "no init image: the model's size"
 
 
 # ------------------------------------------------------------------------------------------------- safety
@@ -304,6 +350,23 @@ def test_restore_settings_from_a_dropped_png(
     with pytest.raises(Exception, match="no generation parameters"):
         restore_settings({"path": uploaded(tmp_path / "plain.png")}, tiny_settings)
 
+
+
+def test_the_parameters_card_reads_the_pngs_text_with_markup_made_inert() -> None:
+    from fusion.ui.generation import parameters_card
+
+    text = (
+        "a <b>red</b> house\nNegative prompt: blurry\nSteps: 12, Sampler: Euler a, CFG scale: 6.5, Seed: 42, "
+        "Size: 440x592, Model: sd-turbo, Denoising strength: 0.6, Decoder: taesd"
+    )
+    shown = parameters_card(text)
+    for value in ("SD-Turbo", "42", "12", "6.5", "Euler a", "440 × 592 px", "0.6", "Fast preview quality (TAESD)"):  # noqa: RUF001
+        assert f">{value}</dd>" in shown, value
+    assert "Prompt: &#x27;a &lt;b&gt;red&lt;/b&gt; house&#x27;" in shown and "<b>" not in shown
+    assert "Negative prompt: &#x27;blurry&#x27;" in shown
+    plain = parameters_card("a cat\nSteps: 25, Sampler: DPM++ 2M, CFG scale: 7, Seed: 1, Size: 512x512, Model: sd15")
+    assert ">Full quality (VAE)</dd>" in plain and "Strength" not in plain and "Negative prompt" not in plain
+    assert parameters_card("") == parameters_card(None) == ""
 
 # --------------------------------------------------------------------------------- progress, Stop, deadline
 def test_progress_reports_every_step_with_small_previews(tiny_cache: ModelCache) -> None:

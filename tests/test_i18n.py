@@ -69,7 +69,7 @@ FOR_THE_OWNER = ("Preloading failed for",)
 #: reach the catalogue through the engine's template matching. Remove a module once its texts are Messages.
 PANELS_NOT_CONVERTED = {
     f"fusion/ui/{name}.py"
-    for name in ("generation",)
+    for name in ()
 }
 #: Shown as they are in every language: names of models, schedulers, algorithms, formats and units, and examples
 #: of model input (the models read English). The page test accepts these, and only these, untranslated.

@@ -345,8 +345,9 @@ def _rounded_side(number: float) -> int:
 # ---------------------------------------------------------------------------------------------- resolution
 def resolve_options(options: GenerationOptions, *, native_size: int) -> tuple[GenerationOptions, tuple[str, ...]]:
     """Checked options with the model's defaults filled in: steps, guidance and scheduler from its preset, a
-    random seed for -1, missing sizes from the init image or from ``native_size`` (the model's own resolution,
-    ``unet.config.sample_size * vae_scale_factor``); with notices for what the combination changes or ignores."""
+    random seed for -1, missing sizes from the init image's aspect ratio or from ``native_size`` (the model's own
+    resolution, ``unet.config.sample_size * vae_scale_factor``); with notices for what the combination changes or
+    ignores, and for the size an init image is generated at."""
     preset = get_preset(options.model)
     notices: list[str] = []
     steps = preset.steps if options.steps is None else options.steps
@@ -354,7 +355,8 @@ def resolve_options(options: GenerationOptions, *, native_size: int) -> tuple[Ge
     strength = options.strength
     if options.init_image is not None:
         steps, strength = _at_least_one_step(steps, strength, preset, notices)
-    width, height = _size(options, native_size)
+    width, height, size_notices = _size(options, native_size)
+    notices += size_notices
     if guidance <= 1 and options.negative_prompt.strip():
         notices.append("Guidance of 1 or less turns classifier-free guidance off, so the negative prompt is ignored.")
     if preset.key == "sd-turbo" and guidance > 1:
@@ -408,22 +410,55 @@ def _at_least_one_step(steps: int, strength: float, preset: ModelPreset, notices
     return steps, raised
 
 
-def _size(options: GenerationOptions, native: int) -> tuple[int, int]:
-    """Checked sizes as they are; missing ones follow the init image's shape or the model's native size."""
+#: The notices of :func:`_size`: how big an image-to-image output is, and why.
+INIT_IMAGE_RESIZED = "The init image was resized from {width}x{height} to {new_width}x{new_height}."
+SIZE_FROM_INIT_IMAGE = (
+    "The output is {new_width}x{new_height}: the init image's aspect ratio ({width}x{height}) at about the model's "
+    "own size. Set a width and height to choose another size."
+)
+SIDE_FROM_INIT_IMAGE = (
+    "The output is {new_width}x{new_height}: the side not given follows the init image's aspect ratio "
+    "({width}x{height})."
+)
+
+
+def _size(options: GenerationOptions, native: int) -> tuple[int, int, tuple[str, ...]]:
+    """Checked sizes as they are; missing ones follow the init image's aspect ratio (:func:`init_image_size`)
+    or are the model's native size. A notice says the size an init image is generated at, and why."""
     width, height = options.width, options.height
-    if options.init_image is not None:
-        image_height, image_width = options.init_image.shape[:2]
-        if width is None and height is None:
-            scale = native / max(image_width, image_height)
-            width, height = image_width * scale, image_height * scale
-        elif width is None:
-            width = height * image_width / image_height
-        elif height is None:
-            height = width * image_height / image_width
-    return (
-        _rounded_side(native if width is None else width),
-        _rounded_side(native if height is None else height),
+    if options.init_image is None:
+        return _rounded_side(width or native), _rounded_side(height or native), ()
+    image_height, image_width = options.init_image.shape[:2]
+    if width is None and height is None:
+        width, height = init_image_size(image_width, image_height, native)
+    elif width is None:
+        width = _rounded_side(height * image_width / image_height)
+    elif height is None:
+        height = _rounded_side(width * image_height / image_width)
+    elif (width, height) == (image_width, image_height):
+        return width, height, ()
+    derived = options.width is None or options.height is None
+    both = options.width is None and options.height is None
+    notice = Message(
+        (SIZE_FROM_INIT_IMAGE if both else SIDE_FROM_INIT_IMAGE) if derived else INIT_IMAGE_RESIZED,
+        width=image_width,
+        height=image_height,
+        new_width=width,
+        new_height=height,
     )
+    return width, height, (notice,)
+
+
+def init_image_size(image_width: int, image_height: int, native: int) -> tuple[int, int]:
+    """The size an init image is generated at when no width or height was given: its aspect ratio at about the
+    model's native pixel area (``native`` squared, what the model was trained on), each side a multiple of 8
+    within :data:`SIZE_RANGE`. A ratio beyond the range's (16:1) keeps as much of it as the limits allow."""
+    ratio = math.sqrt(image_width / image_height)
+    width, height = native * ratio, native / ratio
+    low, high = SIZE_RANGE
+    shrink = min(1.0, high / max(width, height))
+    grow = max(1.0, low / min(width * shrink, height * shrink))
+    return _rounded_side(width * shrink * grow), _rounded_side(height * shrink * grow)
 
 
 def prompt_notices(tokenizer: Any, options: GenerationOptions) -> tuple[str, ...]:

@@ -175,7 +175,7 @@ def generate(
         notices += resolution_notices
         seeds = image_seeds(resolved.seed, resolved.num_images)
         with borrow_pipeline(cache, resolved, controlled=CONTROLNET_KEY in models) as pipe:
-            notices += prompt_notices(pipe.tokenizer, resolved) + _resize_notice(options, resolved)
+            notices += prompt_notices(pipe.tokenizer, resolved)
             watcher = _StepWatcher(
                 stop=Stop() if stop is None else stop,
                 deadline_s=resolved.deadline_s,
@@ -188,23 +188,6 @@ def generate(
             total = pipe.num_timesteps
         flagged = cache.run(lambda: check_safety(models[SAFETY_KEY], decoded)) if resolved.safety_checker else []
     return _result(to_pil(decoded), flagged, seeds, resolved, watcher, total, notices + tuple(uncompiled))
-
-
-def _resize_notice(options: GenerationOptions, resolved: GenerationOptions) -> tuple[str, ...]:
-    if options.init_image is None:
-        return ()
-    height, width = options.init_image.shape[:2]
-    if (width, height) == (resolved.width, resolved.height):
-        return ()
-    return (
-        Message(
-            "The init image was resized from {width}x{height} to {new_width}x{new_height}.",
-            width=width,
-            height=height,
-            new_width=resolved.width,
-            new_height=resolved.height,
-        ),
-    )
 
 
 def _denoise_and_decode(

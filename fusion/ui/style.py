@@ -91,4 +91,9 @@ CSS = """
   .gradio-container { padding-left: 8px !important; padding-right: 8px !important; }
   .fusion-metrics { grid-template-columns: repeat(auto-fill, minmax(130px, 1fr)); }
 }
+/* Text to image on a phone: one result a row, each whole, in the page rather than in a box that scrolls. */
+@media (max-width: 640px) {
+  #generation-gallery, #generation-gallery .grid-wrap { height: auto !important; }
+  #generation-gallery .grid-container { --grid-cols: 1 !important; }
+}
 """
