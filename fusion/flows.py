@@ -356,14 +356,15 @@ class EdgesResult:
 
 
 def _sized_for(image: np.ndarray, options: generation.GenerationOptions, *, cache: ModelCache) -> Any:
-    """Follow the image's aspect ratio at the model's native size unless a size was given."""
+    """Follow the image's aspect ratio at about the model's native pixel area unless a size was given (the same
+    rule as an img2img init image, :func:`generation.init_image_size`)."""
     if options.width is not None or options.height is not None:
         return options
     with cache.use(generation.get_preset(options.model).key) as base:
         native = generation.native_size(base)
     height, width = image.shape[:2]
-    scale = native / max(height, width)
-    return replace(options, width=round(width * scale), height=round(height * scale))
+    width, height = generation.init_image_size(width, height, native)
+    return replace(options, width=width, height=height)
 
 
 def edges_to_image(
