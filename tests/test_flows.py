@@ -183,6 +183,9 @@ def test_edges_to_image_through_the_api(client) -> None:
     assert 0 <= fidelity["edges"]["iou"] <= 1 and 0 <= fidelity["histogram_distance"] <= 1
     assert card["settings"]["edges"] == {"operation": "Canny edges", "canny_low": 60, "canny_high": 150}
     png = Image.open(result)
+    # Sized as an img2img init image would be: the source's aspect ratio, each side a multiple of 8.
+    assert png.width % 8 == png.height % 8 == 0
+    assert abs(png.width / png.height - source.shape[1] / source.shape[0]) < 0.05
     assert json.loads(png.text[flows.RUN_CARD_CHUNK]) == card
     assert generation.parse_parameters(png.text[generation.PARAMETERS_CHUNK])["seed"] == 5
     assert flows.restore_run_card(png.text)["generation"]["prompt"] == "a cup of tea"
