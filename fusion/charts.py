@@ -21,7 +21,9 @@ class PlotData:
 
     `x` holds the shared x values (numbers), or category labels (strings) for a bar chart; it defaults to
     0..n-1. `colors` maps a series name to a CSS colour (``#rrggbb``); `bar_colors` colours each bar of a
-    single-series bar chart individually (e.g. a colour palette).
+    single-series bar chart individually (e.g. a colour palette). `named_categories` says the category labels
+    are the app's own names (steps, feature families, heads), shown in the visitor's language; otherwise they are
+    data (a user's labels, colour codes) and shown as they are.
     """
 
     kind: Literal["line", "bar"]
@@ -32,6 +34,7 @@ class PlotData:
     x: np.ndarray | None = None
     colors: dict[str, str] | None = None
     bar_colors: tuple[str, ...] | None = None
+    named_categories: bool = False
 
     def __post_init__(self) -> None:
         lengths = {len(values) for values in self.series.values()}

@@ -147,3 +147,15 @@ def test_every_card_and_chart_text_has_its_chinese(results) -> None:
     # A kernel ("5x5 ellipse") is shown as its size and its shape, which the shape choices translate.
     assert untranslated == ["5x5 ellipse"]
     assert translate("ellipse", CHINESE) != "ellipse"
+
+
+def test_a_charts_own_category_names_are_translated_and_data_is_not(results, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fusion.ui import i18n
+
+    monkeypatch.setattr(i18n, "current_language", lambda: CHINESE)
+    funnel = results["Feature matching"].plot
+    order = charts.frame(funnel)[2]
+    assert order == [translate(name, CHINESE) for name in funnel.x] and "良好匹配" in order
+    # A user's labels are data: "red" stays "red" although the catalogue translates the word.
+    scores = PlotData("bar", "t", "label", "score", {"score": np.array([0.7, 0.3])}, x=np.array(["red", "cat"]))
+    assert charts.frame(scores)[2] == ["red", "cat"] and translate("red", CHINESE) != "red"

@@ -65,12 +65,6 @@ NOT_SERVED_PACKAGES = {"batch", "tiny"}
 USER_ERRORS = {"ValueError", "ImageError", "ModelLoadError", "Error"}
 #: Such errors that only the server's owner sees (raised at start-up): English, as the log is.
 FOR_THE_OWNER = ("Preloading failed for",)
-#: The panel modules that still format their own text (fusion/ui/i18n.py, "Until the panels' pass"): their texts
-#: reach the catalogue through the engine's template matching. Remove a module once its texts are Messages.
-PANELS_NOT_CONVERTED = {
-    f"fusion/ui/{name}.py"
-    for name in ()
-}
 #: Shown as they are in every language: names of models, schedulers, algorithms, formats and units, and examples
 #: of model input (the models read English). The page test accepts these, and only these, untranslated.
 UNTRANSLATED = frozenset(
@@ -139,8 +133,6 @@ def test_messages_below_the_panels_are_messages_or_entries() -> None:
     catalogue = CATALOGUES.translations[CHINESE]
     found = []
     for path in _served_modules():
-        if _relative(path) in PANELS_NOT_CONVERTED:
-            continue
         constants = _module_constants(ast.parse(path.read_text(encoding="utf-8")))
         for node, argument in _message_arguments(path):
             where = f"{_relative(path)}:{node.lineno}"
@@ -155,8 +147,8 @@ def test_messages_below_the_panels_are_messages_or_entries() -> None:
 
 
 def test_no_entry_is_unused(demo: gr.Blocks) -> None:
-    """An entry is used when the code holds it as a literal, a panel formats its shape, or the page was built with
-    it (``t`` registers every text it translates)."""
+    """An entry is used when the code holds it as a literal or the page was built with it (``t`` registers every
+    text it translates)."""
     literals = {
         node.value
         for path in SOURCES
@@ -164,9 +156,8 @@ def test_no_entry_is_unused(demo: gr.Blocks) -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     }
     used = literals | {line for text in I18N.translations[ENGLISH].values() for line in [text, *text.splitlines()]}
-    shapes = _panel_shapes()
     for language, catalogue in CATALOGUES.translations.items():
-        unused = [text for text in catalogue if text not in used and _shape(text) not in shapes]
+        unused = [text for text in catalogue if text not in used]
         assert unused == [], f"{language}: entries no code uses"
 
 
@@ -258,69 +249,16 @@ def _message_arguments(path: Path) -> Iterator[tuple[ast.AST, ast.expr]]:
                 yield node, item
 
 
-# ---------------------------------------------------------------------------- until the panels' pass: the shapes
-_HOLE = "\x00"
-
-
-def _shape(template: str) -> str:
-    """A template with each placeholder as one mark: a panel's f-string of the same shape formats it."""
-    parts = string.Formatter().parse(template)
-    return "".join(literal + ("" if name is None else _HOLE) for literal, name, _spec, _conversion in parts)
-
-
-def _panel_shapes() -> set[str]:
-    shapes = set()
-    for name in PANELS_NOT_CONVERTED:
-        for node in ast.walk(ast.parse((ROOT / name).read_text(encoding="utf-8"))):
-            shape = _shape_of(node) if isinstance(node, ast.JoinedStr | ast.BinOp) else None
-            if shape is not None and _HOLE in shape:
-                shapes.add(shape)
-    return shapes
-
-
-def _shape_of(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        return "".join(part.value if isinstance(part, ast.Constant) else _HOLE for part in node.values)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return (_shape_of(node.left) or _HOLE) + (_shape_of(node.right) or _HOLE)
-    return None
-
-
-def test_the_panels_messages_still_have_a_translation() -> None:
-    """Until the panels' pass, each message a panel formats itself, with a sample for every computed value, is
-    translated by the engine's template matching (the assertion of the old engine's test, for those modules)."""
-    untranslated = [
-        f"{name}:{line}: {text!r}"
-        for name in sorted(PANELS_NOT_CONVERTED)
-        for line, text in _panel_samples(ROOT / name)
-        if translate(text, CHINESE) == text
-    ]
-    assert untranslated == []
-
-
-def test_the_panels_formatted_text_is_matched_until_their_pass() -> None:
-    assert translate("cat.png: Converted from CMYK to RGB.", CHINESE) == "cat.png：已从 CMYK 转换为 RGB。"
-    assert translate("cat.png: a note of the user's", CHINESE) == "cat.png: a note of the user's"
-    nested = "Skipped file 2: The file 2 file is empty (0 bytes): upload a real picture."
-    assert translate(nested, CHINESE) == "已跳过文件 2：文件 2文件是空的（0 字节）：请上传一张真正的图片。"
-    hint = t("0: the model's default (30); at most 200")
-    assert I18N.translations[CHINESE][key_of(hint)] == "0：模型默认值（30）；最多 200"
-
-
-def _panel_samples(path: Path) -> Iterator[tuple[int, str]]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for function in [tree, *(node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef))]:
-        assigned = {
-            node.targets[0].id: node.value
-            for node in ast.walk(function)
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-        }
-        for node, argument in _message_arguments_in(function):
-            text = _sample(argument, assigned)
-            if text and " " in text.strip():
-                yield node.lineno, text
+def test_only_messages_and_entries_are_translated_never_english_that_looks_like_one() -> None:
+    """The engine looks text up by id: a message formatted as plain English stays English, the same Message is
+    translated (with its values), and so is a plain entry."""
+    what = Message("file {number}", number=2)
+    reason = Message("The {what} file is empty (0 bytes): upload a real picture.", what=what)
+    message = Message("Skipped file {number}: {reason}", number=2, reason=reason)
+    assert translate(str(message), CHINESE) == str(message)
+    assert translate(message, CHINESE) == "已跳过文件 2：文件 2文件是空的（0 字节）：请上传一张真正的图片。"
+    assert translate("cat.png: Converted from CMYK to RGB.", CHINESE) == "cat.png: Converted from CMYK to RGB."
+    assert translate("Run", CHINESE) == "运行"
 
 
 def _message_arguments_in(tree: ast.AST) -> Iterator[tuple[ast.AST, ast.expr]]:

@@ -83,6 +83,7 @@ class AblationResult:
             "accuracy",
             {"accuracy": np.array([row.accuracy for row in self.rows])},
             x=np.array([row.head for row in self.rows]),
+            named_categories=True,
         )
 
     def markdown(self) -> str:

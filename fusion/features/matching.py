@@ -208,6 +208,7 @@ def funnel_plot(stats: dict[str, int | float | str]) -> PlotData:
     return PlotData(
         "bar", "From keypoints to inliers", "step", "count", {"count": np.array(list(steps.values()))},
         x=np.array(list(steps)),
+        named_categories=True,
     )
 
 

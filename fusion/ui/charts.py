@@ -87,7 +87,10 @@ def frame(data: PlotData) -> tuple[pd.DataFrame, dict[str, str], list[str] | Non
     x = np.arange(data.points) if data.x is None else data.x
     order = None
     if data.kind == "bar":
-        labels = [str(value) for value in x] if data.categorical else [_number_label(value) for value in x]
+        if not data.categorical:
+            labels = [_number_label(value) for value in x]
+        else:
+            labels = [localized(str(value)) if data.named_categories else str(value) for value in x]
         x, order = np.array(labels, dtype=object), list(dict.fromkeys(labels))
     columns: dict[str, list[Any]] = {X: [], Y: [], SERIES: []}
     colours: dict[str, str] = {}

@@ -164,6 +164,7 @@ def contribution_plot(contributions: dict[str, float], label: str) -> PlotData:
         {"contribution": values},
         x=np.array([FAMILY_TITLES[family] for family in contributions]),
         bar_colors=tuple(POSITIVE if value >= 0 else NEGATIVE for value in values),
+        named_categories=True,
     )
 
 

@@ -30,20 +30,8 @@ schedulers, algorithms, formats, units) and examples of model input, which have 
 title, "Error" (6.31's frontend reads a ``_title`` field that its client never sets); example tables
 (``gr.Examples``), whose headers and choice names the browser does not translate (:func:`plain_example_table`;
 ``gr.Dataframe`` headers are not translated either, so tables get theirs from the server, :func:`localized_table`);
-the text inside matplotlib plots (no CJK font is installed). Choosing a language in Gradio's settings menu changes
-the page but not the server's messages.
-
-**Until the panels' pass.** The panel modules (``fusion/ui/features.py``, ``captioning.py``, ``classification.py``,
-``flows.py``, ``generation.py``, ``ask.py``, ``system.py``, ``send.py``) still format some of their own text
-(``localized(f"Used tool: {event.tool}")``, ``raise ValueError(f"...")``, ``t(f"...")``), and quote task messages
-inside it. Such plain text, when it is not an entry, goes to :meth:`Catalogues._panel_text`, the one place that
-still matches English against the catalogue's templates. The recipe for each site: write the text as
-``Message("Used tool: {tool}", tool=event.tool)`` (placeholders named after what they hold, format specs such as
-``{seconds:.2f}`` in the template, a quoted task message passed as the value itself, ``Lines`` for a list joined
-by newlines), give it to ``localized``, ``t``, ``gr.Info`` or the exception unchanged, and rename the entry's key
-in every catalogue file to the template. Then take the module out of ``PANELS_NOT_CONVERTED`` in
-``tests/test_i18n.py``, which from then on names any text of it that is formatted as plain text, has no entry or
-leaves one unused. Once the set is empty, delete the code marked "until the panels' pass" here and in the test.
+a chart's category labels when they are data (a user's labels, colour codes; ``PlotData.named_categories``).
+Choosing a language in Gradio's settings menu changes the page but not the server's messages.
 """
 
 from __future__ import annotations
@@ -52,7 +40,6 @@ import contextlib
 import functools
 import hashlib
 import json
-import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -84,9 +71,6 @@ class Catalogues:
         self.translations = {language: dict(entries) for language, entries in translations.items()}
         #: What ``launch(i18n=...)`` takes. :meth:`t` fills it while the page is built; every language holds every key.
         self.i18n = gr.I18n(**{ENGLISH: {}, **{language: {} for language in self.translations}})
-        # Until the panels' pass: the templates their formatted text is matched against.
-        self._panel_templates = {language: _by_literal_length(entries) for language, entries in translations.items()}
-        self._panel_text = functools.lru_cache(maxsize=4096)(self._match_panel_text)
 
     @classmethod
     def load(cls, folder: Path) -> Catalogues:
@@ -126,8 +110,7 @@ class Catalogues:
             for name in values.keys() - _quoted(text.template):
                 values[name] = self._value(values[name], language)
             return template.format(**values)
-        exact = catalogue.get(text)
-        return exact if exact is not None else self._panel_text(text, language)  # until the panels' pass
+        return catalogue.get(text, text)
 
     def _value(self, value: Any, language: str) -> Any:
         """A message's value in ``language``: messages and entries are translated, anything else is kept."""
@@ -145,61 +128,6 @@ class Catalogues:
             if candidate.lower() in by_name:
                 return by_name[candidate.lower()]
         return ENGLISH
-
-    # ----------------------------------------------------------------------------- until the panels' pass
-    def _match_panel_text(self, text: str, language: str) -> str:
-        """UNTIL THE PANELS' PASS (module docstring): plain text a panel formatted itself, found by matching the
-        catalogue's templates (most literal text first), its parts translated the same way; else line by line."""
-        catalogue = self.translations[language]
-        for template in self._panel_templates[language]:
-            match = _pattern(template).fullmatch(text)
-            if match is None:
-                continue
-            found = match.groupdict()
-            values = {name: catalogue.get(value) or self._panel_text(value, language) for name, value in found.items()}
-            if _literal_length(template) < _LOOSE_BELOW and ("\n" in text or values == found):
-                continue
-            return "".join(
-                literal + ("" if name is None else values[name])
-                for literal, name, _spec, _conversion in string.Formatter().parse(catalogue[template])
-            )
-        if "\n" in text:
-            return "\n".join(self.translate(line, language) for line in text.split("\n"))
-        return text
-
-
-# --------------------------------------------------------------------------------- until the panels' pass
-#: Templates with fewer literal characters than this ("{name}: {notice}") match nearly anything, so they apply only
-#: to a single line and only when they translate one of its parts.
-_LOOSE_BELOW = 4
-
-
-def _by_literal_length(entries: Iterable[str]) -> tuple[str, ...]:
-    """The entries with named placeholders (not a plain text's ``{}``), the most literal text first."""
-    templates = []
-    for entry in entries:
-        with contextlib.suppress(ValueError):
-            names = [name for _literal, name, _spec, _conversion in string.Formatter().parse(entry) if name is not None]
-            if names and all(name.isidentifier() for name in names):
-                templates.append(entry)
-    return tuple(sorted(templates, key=_literal_length, reverse=True))
-
-
-def _literal_length(template: str) -> int:
-    return sum(len(literal) for literal, *_field in string.Formatter().parse(template))
-
-
-@functools.cache
-def _pattern(template: str) -> re.Pattern[str]:
-    """A template as a regular expression: its literal text, any text for each placeholder (the same text again
-    where a placeholder repeats)."""
-    regex, seen = "", set()
-    for literal, name, _spec, _conversion in string.Formatter().parse(template):
-        regex += re.escape(literal)
-        if name is not None:
-            regex += f"(?P={name})" if name in seen else f"(?P<{name}>.*?)"
-            seen.add(name)
-    return re.compile(regex, re.DOTALL)
 
 
 #: The app's catalogues, from :data:`LOCALES`.
