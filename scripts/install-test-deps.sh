@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian/Ubuntu machine: Chromium for the browser tests (Playwright
 # drives the system browser; its own browser download needs internet access we may not have), a CJK font so the
-# Chinese interface's screenshots are readable, a colour emoji font (a few buttons still carry emoji), npm and
+# Chinese interface's screenshots are readable (the interface itself has no emoji, so no emoji font), npm and
 # axe-core (the browser tests' accessibility checks), and torch 2.13.0 plus the test requirements.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES="chromium fonts-wqy-zenhei fonts-noto-color-emoji npm"
+PACKAGES="chromium fonts-wqy-zenhei npm"
 missing=""
 for package in $PACKAGES; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
