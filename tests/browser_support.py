@@ -259,10 +259,22 @@ def _generation(page) -> None:
 def generation_settings(page, *, steps: int, side: int) -> None:
     """Steps, width and height of the Text-to-image tab, each in its collapsed group (opened when closed)."""
     reveal(page, "#generation-steps input", "#generation-model-settings")
-    page.locator("#generation-steps input").fill(str(steps))
+    fill_settled(page, "#generation-steps input", str(steps))
     reveal(page, "#generation-width input", "#generation-size-settings")
-    page.locator("#generation-width input").fill(str(side))
-    page.locator("#generation-height input").fill(str(side))
+    fill_settled(page, "#generation-width input", str(side))
+    fill_settled(page, "#generation-height input", str(side))
+
+
+def fill_settled(page, selector: str, text: str, *, tries: int = 5) -> None:
+    """Fill an input and make sure the value stays: a section that has just opened may still redraw its inputs on
+    a busy machine, and a value typed into the old one is lost (a 64x512 image from a 512x512 request, once)."""
+    field = page.locator(selector)
+    for _ in range(tries):
+        field.fill(text)
+        page.wait_for_timeout(200)
+        if field.input_value() == text:
+            return
+    raise AssertionError(f"{selector} does not keep {text!r}")
 
 
 def _classification(page) -> None:

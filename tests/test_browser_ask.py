@@ -13,7 +13,17 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from browser_support import ARTIFACTS, PHOTO, natural_size, open_page, open_tab, running_app, save_screenshot, upload
+from browser_support import (
+    ARTIFACTS,
+    PHOTO,
+    generation_settings,
+    natural_size,
+    open_page,
+    open_tab,
+    running_app,
+    save_screenshot,
+    upload,
+)
 from playwright.sync_api import expect
 
 pytest_plugins = ["browser_support"]
@@ -133,9 +143,7 @@ def test_the_report_card_gets_a_summary_in_the_visitors_language(
 def test_the_report_card_sent_from_text_to_image_gets_its_summary(page) -> None:
     open_tab(page, "generation")
     page.locator("#generation-prompt textarea").fill("a red house by a lake")
-    page.locator("#generation-steps input").fill("2")
-    page.locator("#generation-width input").fill("128")
-    page.locator("#generation-height input").fill("128")
+    generation_settings(page, steps=2, side=128)
     page.locator("#generation-run").click()
     page.locator("#generation-gallery img").first.wait_for(timeout=RUN_MS)
     page.locator("#send-generation-report-card").click()
