@@ -17,6 +17,30 @@ import pytest
 from fusion.config import Settings
 
 
+#: The tests that time what a visitor waits for (a message within 2 s, a panel answering while another runs).
+TIMED_FILES = {"test_load.py"}
+_lowered = False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Two lanes for README's ``-n 2 --dist loadgroup``: the browser and load tests, which time what a visitor waits
+    for, run on one worker; everything else on the other (before xdist reads the groups)."""
+    for item in items:
+        timed = item.get_closest_marker("browser") is not None or item.path.name in TIMED_FILES
+        item.add_marker(pytest.mark.xdist_group("timed" if timed else "compute"))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The compute lane's worker lowers its own CPU priority (once; its children inherit it), so that on a 2-core
+    machine the timed lane's browser, app server and test get the CPU when they need it, as a visitor's would."""
+    global _lowered
+    group = item.get_closest_marker("xdist_group")
+    if not _lowered and os.environ.get("PYTEST_XDIST_WORKER") and group is not None and group.args[0] == "compute":
+        os.nice(10)
+        _lowered = True
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
     """The tiny models gain nothing from intra-op threads, and on a busy 2-core machine two OpenMP threads
