@@ -16,7 +16,6 @@ import pytest
 
 from fusion.config import Settings
 
-
 #: The tests that time what a visitor waits for (a message within 2 s, a panel answering while another runs).
 TIMED_FILES = {"test_load.py"}
 _lowered = False
