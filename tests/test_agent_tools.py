@@ -168,3 +168,14 @@ def test_every_model_tool_runs_on_the_tiny_models(tools) -> None:
     assert outputs["generate_image"].images[0].shape == (64, 64, 3)
     assert isinstance(outputs["report_card"].data["caption"], str)
     assert all(tools[name].gpu for name in outputs)
+
+
+def test_what_goes_back_to_the_model_stays_short_whatever_a_request_carried() -> None:
+    """A report card sent to the summary event by a script may hold any text: the prompt stays bounded."""
+    huge = "x" * 500_000
+    report = {"caption": huge, "zero_shot": {str(n) + huge: 0.5 for n in range(100)}, "sharpness": 1.23456789}
+    shown = agent_tools.compact(report)
+    assert len(shown["caption"]) == agent_tools.MAX_REPORTED_CHARS and shown["caption"].endswith("...")
+    assert len(shown["zero_shot"]) == agent_tools.MAX_REPORTED
+    assert all(len(key) <= agent_tools.MAX_REPORTED_CHARS for key in shown["zero_shot"])
+    assert shown["sharpness"] == 1.2346

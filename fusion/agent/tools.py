@@ -44,6 +44,8 @@ LABELS = 10
 DIGITS = 4
 #: A tool reports at most this many numbers or labels back (the model's context is short).
 MAX_REPORTED = 16
+#: ... and at most this many characters of any text (a caption, a label typed by a user).
+MAX_REPORTED_CHARS = 300
 IMAGE_DESCRIPTION = "Image handle, like image-1."
 Schema = dict[str, Any]
 #: The JSON type of each option type a tool argument can have.
@@ -167,8 +169,11 @@ def choices_schema(values: Sequence[str], description: str, default: str | None 
 
 # ------------------------------------------------------------------------------------------- results
 def compact(value: Any) -> Any:
-    """JSON-safe, short: floats rounded, at most :data:`MAX_REPORTED` items per mapping or list."""
-    if isinstance(value, bool | str | int | type(None)):
+    """JSON-safe, short: floats rounded, at most :data:`MAX_REPORTED` items per mapping or list and
+    :data:`MAX_REPORTED_CHARS` characters per text or key (whatever a request carried, the prompt stays short)."""
+    if isinstance(value, str):
+        return _clipped(value)
+    if isinstance(value, bool | int | type(None)):
         return value
     if isinstance(value, float | np.floating):
         number = float(value)
@@ -176,10 +181,14 @@ def compact(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, Mapping):
-        return {str(key): compact(item) for key, item in list(value.items())[:MAX_REPORTED]}
+        return {_clipped(str(key)): compact(item) for key, item in list(value.items())[:MAX_REPORTED]}
     if isinstance(value, Sequence | np.ndarray):
         return [compact(item) for item in list(value)[:MAX_REPORTED]]
-    return str(value)
+    return _clipped(str(value))
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= MAX_REPORTED_CHARS else text[: MAX_REPORTED_CHARS - 3] + "..."
 
 
 def rgb(image: np.ndarray | Image.Image) -> np.ndarray:
