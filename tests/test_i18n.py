@@ -136,7 +136,7 @@ def test_messages_below_the_panels_are_messages_or_entries() -> None:
         constants = _module_constants(ast.parse(path.read_text(encoding="utf-8")))
         for node, argument in _message_arguments(path):
             where = f"{_relative(path)}:{node.lineno}"
-            if (_sample(argument, {}) or "").startswith(FOR_THE_OWNER):
+            if (_sample(argument) or "").startswith(FOR_THE_OWNER):
                 continue
             if isinstance(argument, ast.JoinedStr | ast.BinOp) or _is_format_call(argument):
                 found.append(f"{where}: formatted as plain text")
@@ -261,32 +261,18 @@ def test_only_messages_and_entries_are_translated_never_english_that_looks_like_
     assert translate("Run", CHINESE) == "运行"
 
 
-def _message_arguments_in(tree: ast.AST) -> Iterator[tuple[ast.AST, ast.expr]]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
-            yield node, node.exc.args[0]
-        elif isinstance(node, ast.Call) and node.args:
-            owner = getattr(node.func.value, "id", "") if isinstance(node.func, ast.Attribute) else ""
-            if _called(node) in {"user_error", "localized", "Info", "Warning"}:
-                yield node, node.args[0]
-            elif owner in {"notices", "notes"} and _called(node) in {"append", "insert"}:
-                yield node, node.args[-1]
-
-
-def _sample(node: ast.expr, assigned: dict[str, ast.expr]) -> str | None:
-    """The text an expression makes: literal parts kept, a local text variable followed, other values as "7"."""
+def _sample(node: ast.expr) -> str | None:
+    """The text an expression makes: literal parts kept, other values as "7"."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(_sample(part, assigned) or "7" for part in node.values)
+        return "".join(_sample(part) or "7" for part in node.values)
     if isinstance(node, ast.FormattedValue):
-        return _sample(node.value, assigned)
-    if isinstance(node, ast.Name) and node.id in assigned:
-        return _sample(assigned[node.id], {})
+        return _sample(node.value)
     if isinstance(node, ast.IfExp):
-        return _sample(node.body, assigned)
+        return _sample(node.body)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = _sample(node.left, assigned), _sample(node.right, assigned)
+        left, right = _sample(node.left), _sample(node.right)
         return None if left is None and right is None else (left or "7") + (right or "7")
     return None
 
