@@ -179,23 +179,20 @@ def sd_turbo(fp32: ModelCache, bf16: ModelCache, aot: bool, side: int) -> Sectio
     return Section(title, FLOORS["sd-turbo"], variants, pixels_difference, notes)
 
 
-def caption(fp32: ModelCache, bf16: ModelCache, aot: bool, _side: int) -> Section:
-    picture = np.random.default_rng(3).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    options = CaptionOptions(min_new_tokens=20, max_new_tokens=20)
+def tower_variants(
+    task: Callable[[ModelCache], Any], key: str, fp32: ModelCache, bf16: ModelCache, aot: bool
+) -> list[Variant]:
+    """Today's float32, bfloat16 without packages, and (with ``aot``) bfloat16 with the model's AoT vision tower,
+    each with torch's threads and with one: the variants of a panel whose packaged part is a vision tower."""
 
     def run(cache: ModelCache, packages: bool = True) -> Callable[[], Any]:
         def call() -> Any:
             if packages or not aot:
-                return captioning.caption([picture], options, cache=cache)
-            with without_packages(cache, "caption"):
-                return captioning.caption([picture], options, cache=cache)
+                return task(cache)
+            with without_packages(cache, key):
+                return task(cache)
 
         return call
-
-    def words(today: Any, found: Any) -> str:
-        a, b = today.captions[0][0].split(), found.captions[0][0].split()
-        differ = sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
-        return f"{differ} of {len(a)} words differ"
 
     variants = [
         Variant("today: float32", run(fp32)),
@@ -206,20 +203,26 @@ def caption(fp32: ModelCache, bf16: ModelCache, aot: bool, _side: int) -> Sectio
     if aot:
         variants.append(Variant("bfloat16 + AoT vision tower", run(bf16)))
         variants.append(Variant("bfloat16 + AoT vision tower, 1 thread", run(bf16), threads=1))
+    return variants
+
+
+def caption(fp32: ModelCache, bf16: ModelCache, aot: bool, _side: int) -> Section:
+    picture = np.random.default_rng(3).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    options = CaptionOptions(min_new_tokens=20, max_new_tokens=20)
+
+    def words(today: Any, found: Any) -> str:
+        a, b = today.captions[0][0].split(), found.captions[0][0].split()
+        differ = sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
+        return f"{differ} of {len(a)} words differ"
+
+    variants = tower_variants(
+        lambda cache: captioning.caption([picture], options, cache=cache), "caption", fp32, bf16, aot
+    )
     return Section("BLIP-base caption, 20 tokens, greedy", FLOORS["caption"], variants, words)
 
 
 def clip(fp32: ModelCache, bf16: ModelCache, aot: bool, _side: int) -> Section:
     picture = np.random.default_rng(4).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-
-    def run(cache: ModelCache, packages: bool = True) -> Callable[[], Any]:
-        def call() -> Any:
-            if packages or not aot:
-                return zero_shot(picture, LABELS, ZeroShotOptions(), cache=cache)
-            with without_packages(cache, "clip"):
-                return zero_shot(picture, LABELS, ZeroShotOptions(), cache=cache)
-
-        return call
 
     def scores(today: Any, found: Any) -> str:
         gap = max(abs(a - b) for a, b in zip(today.scores, found.scores, strict=True))
@@ -227,15 +230,9 @@ def clip(fp32: ModelCache, bf16: ModelCache, aot: bool, _side: int) -> Section:
         same = "same top label" if today.top_label == found.top_label else "other top label"
         return f"largest score difference {gap:.1e}; {same} (today's top two scores {first - second:.1e} apart)"
 
-    variants = [
-        Variant("today: float32", run(fp32)),
-        Variant("float32, 1 thread", run(fp32), threads=1),
-        Variant("bfloat16", run(bf16, packages=False)),
-        Variant("bfloat16, 1 thread", run(bf16, packages=False), threads=1),
-    ]
-    if aot:
-        variants.append(Variant("bfloat16 + AoT vision tower", run(bf16)))
-        variants.append(Variant("bfloat16 + AoT vision tower, 1 thread", run(bf16), threads=1))
+    variants = tower_variants(
+        lambda cache: zero_shot(picture, LABELS, ZeroShotOptions(), cache=cache), "clip", fp32, bf16, aot
+    )
     return Section("CLIP ViT-B/32 zero-shot, 5 labels x 6 templates", FLOORS["clip"], variants, scores)
 
 
