@@ -86,6 +86,8 @@ class Settings:
     compiled_dir: Path = Path.home() / ".cache" / "fusion" / "compiled"
     #: Greedy captions replay their decoding steps as CUDA graphs on a dedicated CUDA GPU (fusion/static_greedy.py).
     caption_graphs: bool = True
+    #: Captions and answers on the CPU in bfloat16 run their text decoder with int8 weights (fusion/quantization.py).
+    int8_decoders: bool = True
     #: Also serve the public endpoints as MCP tools for language-model agents (``gradio[mcp]``).
     mcp_server: bool = False
     #: Per-client limit on requests that run a diffusion model; ``None``: no limit (:data:`SPACES_GENERATION_RATE`
@@ -193,6 +195,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         aot=_choice(env, "FUSION_AOT", "build" if zero_gpu else "load", AOT_MODES),
         compiled_dir=Path(env.get("FUSION_COMPILED_DIR", "").strip() or fusion_cache / "compiled"),
         caption_graphs=_flag(env, "FUSION_CAPTION_GRAPHS", default=True),
+        int8_decoders=_flag(env, "FUSION_INT8_DECODERS", default=True),
         mcp_server=env.get("FUSION_MCP", "").strip().lower() in {"1", "true"},
         generation_rate=_rate(env, "FUSION_GENERATION_RATE", SPACES_GENERATION_RATE if on_spaces else None),
         trust_forwarded_for=_flag(env, "FUSION_TRUST_FORWARDED_FOR", default=on_spaces),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fusion import acceleration
+from fusion import acceleration, quantization
 from fusion.messages import Message
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.blip:build_caption",
             int(0.47 * GB),
             _TRANSFORMERS_FILES,
-            prepare=_load_hook("caption"),
+            prepare=_load_hook("caption", quantization.prepare_text_decoder),
         ),
         ModelSpec(
             "caption-large",
@@ -175,7 +175,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.blip:build_caption",
             int(0.94 * GB),
             _TRANSFORMERS_FILES,
-            prepare=_load_hook("caption-large"),
+            prepare=_load_hook("caption-large", quantization.prepare_text_decoder),
         ),
         ModelSpec(
             "vqa",
@@ -184,7 +184,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.blip:build_vqa",
             int(0.77 * GB),
             _TRANSFORMERS_FILES,
-            prepare=_load_hook("vqa"),
+            prepare=_load_hook("vqa", quantization.prepare_text_decoder),
         ),
         ModelSpec(
             "clip",
