@@ -27,7 +27,7 @@ from gradio.utils import get_upload_folder
 from huggingface_hub import constants as hf_constants
 from starlette.middleware import Middleware
 
-from fusion import captioning, download, flows, generation, images, precompile
+from fusion import captioning, download, flows, generation, images, precompile, quantization
 from fusion.allocator import fix_mmap_threshold
 from fusion.cache import ModelCache, get_cache
 from fusion.classification import evaluation, hybrid, zeroshot
@@ -70,10 +70,10 @@ def build_demo(settings: Settings | None = None, cache: ModelCache | None = None
         )
     if settings.preload:
         cache.preload(settings.preload)
-    if settings.zero_gpu:
-        # Ahead-of-time packages for the resident models, compiled in one GPU call if missing (FUSION_AOT=build,
-        # ZeroGPU's default): just-in-time compilation does not survive ZeroGPU's short-lived workers.
-        precompile.zero_gpu_startup(cache)
+    if settings.zero_gpu or settings.aot == "build":
+        # Ahead-of-time packages for the resident models, compiled if missing (FUSION_AOT=build, ZeroGPU's default,
+        # there in one GPU call: just-in-time compilation does not survive ZeroGPU's short-lived workers).
+        precompile.build_at_startup(cache)
     images.DECODE_BUDGET.set_total(2 * settings.decode_memory)
     # Every 10 minutes, delete the uploads and results this app wrote over an hour ago (all of them at shutdown);
     # without it Gradio's temporary folder only grows. A sweep over 10,000 files takes about 0.14 s.
@@ -174,8 +174,10 @@ def _panels(settings: Settings, cache: ModelCache) -> tuple[Panels, dict[str, Se
 
 
 def system_status(cache: ModelCache) -> dict[str, Any]:
-    """What ``/status`` returns: the cache's statistics and the ahead-of-time compiled packages on disk."""
-    return {**cache.stats().to_dict(), "compiled": precompile.status(cache)}
+    """What ``/status`` returns: the cache's statistics, whether text decoders run with int8 weights here, and the
+    ahead-of-time compiled packages on disk."""
+    int8 = quantization.int8_decoders_active(cache.settings, cache.device, cache.dtype)
+    return {**cache.stats().to_dict(), "int8_text_decoders": int8, "compiled": precompile.status(cache)}
 
 
 def prompt_enhancer(cache: ModelCache) -> Callable[[str], str]:

@@ -764,7 +764,7 @@ def startup_child(compiled_dir: Path, quick: bool, device: str, build: bool) -> 
     keys = ("sd-turbo", generation.SAFETY_KEY)
     cache.preload(keys)
     side = (QUICK if quick else Sizes()).side
-    built, reports = precompile.zero_gpu_startup(cache, keys, ((side, side),))
+    built, reports = precompile.build_at_startup(cache, keys, ((side, side),))
     generation.generate(generation_options("sd-turbo", 1, side, 0), cache=cache)
     if cache.device.type == "cuda":
         torch.cuda.synchronize()

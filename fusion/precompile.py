@@ -1,4 +1,4 @@
-"""Building ahead-of-time compiled packages: ``python -m fusion compile`` and the ZeroGPU start-up call.
+"""Building ahead-of-time compiled packages: ``python -m fusion compile`` and the start-up build.
 
 Every package is captured from the product's own task functions (a generation, a caption, a VQA answer, a CLIP
 embedding) at the requested size, so it is compiled for exactly the arguments those functions pass
@@ -7,10 +7,10 @@ up to the call it captures.
 
     python -m fusion compile [--models KEY ...] [--sizes 512x512 ...] [--batch N] [--rebuild] [--list]
 
-On ZeroGPU, :func:`zero_gpu_startup` builds the missing packages inside one ``@spaces.GPU`` call (the GPU is
+On ZeroGPU, :func:`build_at_startup` builds the missing packages inside one ``@spaces.GPU`` call (the GPU is
 only attached there) and then attaches every package to the resident models, in the main process, as
-``spaces``' AoT helpers intend. Elsewhere the same function runs without the decorator, which is how the tests
-run it on the CPU with the tiny twins.
+``spaces``' AoT helpers intend. Elsewhere (``FUSION_AOT=build`` on a CPU Space or a dedicated GPU) the same
+function runs without the decorator, which is also how the tests run it on the CPU with the tiny twins.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def _build_in_gpu_call(
 build_in_gpu_call = gpu_task(duration=STARTUP_GPU_SECONDS)(_build_in_gpu_call)
 
 
-def zero_gpu_startup(
+def build_at_startup(
     cache: ModelCache,
     models: tuple[str, ...] = (),
     images: tuple[tuple[int, int], ...] = (),

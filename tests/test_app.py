@@ -107,6 +107,7 @@ def test_status_reports_every_model(client) -> None:
     ), "resident models and what is derived from them"
     assert status["compiled"]["command"] == "python -m fusion compile"
     assert isinstance(status["compiled"]["packages"], list)
+    assert status["int8_text_decoders"] is (status["dtype"] == "bfloat16")  # the test app runs in float32
 
 
 def test_helper_events_are_hidden_from_the_api(client) -> None:

@@ -65,7 +65,7 @@ def startup(tiny_dir: Path, compiled_dir: Path):
     cache = ModelCache(_settings(tiny_dir, compiled_dir, aot="build"))
     cache.preload(("sd-turbo",))
     # ZeroGPU builds packages that borrow the model's weights, with spaces' helpers (frozen ones are for the CPU).
-    built, reports = precompile.zero_gpu_startup(cache, ("sd-turbo",), ((SIDE, SIDE),), ("unet",), frozen=False)
+    built, reports = precompile.build_at_startup(cache, ("sd-turbo",), ((SIDE, SIDE),), ("unet",), frozen=False)
     return cache, built, reports
 
 

@@ -16,7 +16,14 @@ from fusion import compiled, precompile
 from fusion.cache import ModelCache
 from fusion.config import Settings
 from fusion.ui.i18n import translate
-from fusion.ui.system import compiled_markdown, derived_rows, package_rows, status_rows, summary_markdown
+from fusion.ui.system import (
+    compiled_markdown,
+    derived_rows,
+    package_rows,
+    status_rows,
+    summary_lines,
+    summary_markdown,
+)
 
 CHINESE = "zh-CN"
 
@@ -101,6 +108,7 @@ def status() -> dict:
         "budget_bytes": 120_000_000_000,
         "models": [model],
         "derived": [pipeline],
+        "int8_text_decoders": False,
     }
 
 
@@ -113,6 +121,14 @@ def test_a_model_row_splits_its_memory_into_weights_compiled_derived_and_total(s
 def test_a_derived_object_row_names_its_models_and_size(status: dict) -> None:
     assert derived_rows(status) == [["pipeline", "Euler a, txt2img", "sd15, controlnet-canny", False, 0.25]]
     assert translate("pipeline", CHINESE) == "管线"
+
+
+def test_the_summary_says_when_text_decoders_have_int8_weights(status: dict) -> None:
+    assert summary_lines(status) == [summary_markdown(status)]
+    first, int8 = summary_lines(status | {"device": "cpu", "dtype": "bfloat16", "int8_text_decoders": True})
+    assert first.startswith("**Device** `cpu` · **dtype** `bfloat16`")
+    assert "int8 weights" in int8 and "FUSION_INT8_DECODERS=0" in int8
+    assert "int8" in translate(int8, CHINESE) and "文本解码器" in translate(int8, CHINESE)
 
 
 def test_the_summary_is_a_message_in_every_language(status: dict) -> None:

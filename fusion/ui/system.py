@@ -99,6 +99,19 @@ def package_rows(status: dict[str, Any]) -> list[list[Any]]:
     ]
 
 
+def summary_lines(status: dict[str, Any]) -> list[Message]:
+    """Device, dtype, models and memory; and, where they have them, that text decoders run with int8 weights."""
+    lines = [summary_markdown(status)]
+    if status["int8_text_decoders"]:
+        lines.append(
+            Message(
+                "**Text decoders**: int8 weights for captions and answers on this CPU (`FUSION_INT8_DECODERS=0` "
+                "switches them off)."
+            )
+        )
+    return lines
+
+
 def summary_markdown(status: dict[str, Any]) -> Message:
     return Message(
         "**Device** `{device}` · **dtype** `{dtype}` · **models** `{models}` · **memory** {used:.2f} GB of a "
@@ -152,7 +165,7 @@ def build(
         derived = [[localized(kind), *cells] for kind, *cells in derived_rows(current)]
         packages = [[*cells, localized(state), attached] for *cells, state, attached in package_rows(current)]
         return (
-            localized(Lines([summary_markdown(current), compiled_markdown(current["compiled"])])),
+            localized(Lines([*summary_lines(current), compiled_markdown(current["compiled"])])),
             localized_table(COLUMNS, models),
             localized_table(DERIVED_COLUMNS, derived),
             localized_table(PACKAGE_COLUMNS, packages),
