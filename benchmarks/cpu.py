@@ -60,6 +60,7 @@ from fusion.captioning import CaptionOptions
 from fusion.classification import ZeroShotOptions, zero_shot
 from fusion.config import Settings
 from fusion.generation import GenerationOptions
+from fusion.registry import REGISTRY
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "cpu.md"
 #: Issue 19's floors: how many times faster than today each panel must become on this machine.
@@ -92,19 +93,25 @@ class Section:
 
 
 def registry() -> dict[str, Any]:
-    return real_registry() | {
-        "caption": random_weight_spec("caption", blip_base_bundle),
-        "clip": random_weight_spec("clip", clip_b32_bundle),
-    }
+    """The published architectures with random weights; the captioner keeps the product's load hook (int8 text
+    decoders, compiled packages), as the CPU tier loads it."""
+    captioner = replace(random_weight_spec("caption", blip_base_bundle), prepare=REGISTRY["caption"].prepare)
+    return real_registry() | {"caption": captioner, "clip": random_weight_spec("clip", clip_b32_bundle)}
 
 
 def make_cache(dtype: str, compiled_dir: Path, aot: bool, tiny_dir: Path | None) -> ModelCache:
-    """Published architectures with random weights, or (``tiny_dir``, a smoke run) the tiny twins."""
+    """Published architectures with random weights, or (``tiny_dir``, a smoke run) the tiny twins; text decoders
+    as they load (int8 is the caption section's own variant, :func:`with_int8_decoders`)."""
     settings = Settings(device="cpu", dtype=dtype, memory_budget=20 << 30, compiled_dir=compiled_dir)
-    settings = replace(settings, aot="load" if aot else "off")
+    settings = replace(settings, aot="load" if aot else "off", int8_decoders=False)
     if tiny_dir is not None:
         return ModelCache(replace(settings, models="tiny", tiny_dir=tiny_dir))
     return ModelCache(settings, registry=registry())
+
+
+def with_int8_decoders(cache: ModelCache) -> ModelCache:
+    """The same models (and packages) in a cache whose text decoders load with int8 weights."""
+    return ModelCache(replace(cache.settings, int8_decoders=True), registry=cache.registry)
 
 
 @contextmanager
@@ -209,16 +216,59 @@ def tower_variants(
 def caption(fp32: ModelCache, bf16: ModelCache, aot: bool, _side: int) -> Section:
     picture = np.random.default_rng(3).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     options = CaptionOptions(min_new_tokens=20, max_new_tokens=20)
+    int8 = with_int8_decoders(bf16)
 
     def words(today: Any, found: Any) -> str:
         a, b = today.captions[0][0].split(), found.captions[0][0].split()
         differ = sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
         return f"{differ} of {len(a)} words differ"
 
-    variants = tower_variants(
-        lambda cache: captioning.caption([picture], options, cache=cache), "caption", fp32, bf16, aot
+    def task(cache: ModelCache) -> Any:
+        return captioning.caption([picture], options, cache=cache)
+
+    variants = tower_variants(task, "caption", fp32, bf16, aot)
+    variants.append(Variant("bfloat16 + int8 text decoder", lambda: _eager(int8, task)))
+    if aot:
+        name = "bfloat16 + AoT vision tower + int8 text decoder"
+        variants.append(Variant(name, lambda: task(int8)))
+        variants.append(Variant(f"{name}, 1 thread", lambda: task(int8), threads=1))
+    notes = (next_token_agreement({"bfloat16": bf16, "bfloat16 + int8 text decoder": int8}, fp32, picture),)
+    return Section("BLIP-base caption, 20 tokens, greedy", FLOORS["caption"], variants, words, notes)
+
+
+def _eager(cache: ModelCache, task: Callable[[ModelCache], Any]) -> Any:
+    with without_packages(cache, "caption"):
+        return task(cache)
+
+
+def next_token_agreement(caches: dict[str, ModelCache], today: ModelCache, picture: np.ndarray) -> str:
+    """How each variant's decoder differs from float32's where word changes are too coarse to see it: the
+    next-token logits on today's own 20-token caption (teacher-forced), their largest difference, and how often
+    the top token stays the same."""
+
+    def logits(cache: ModelCache, ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        with cache.use("caption") as bundle:
+            pixels = bundle.processor(images=[picture], return_tensors="pt")["pixel_values"]
+            pixels = pixels.to(bundle.model.dtype)
+            if ids is None:
+                ids = bundle.model.generate(pixel_values=pixels, min_new_tokens=20, max_new_tokens=20)
+            return ids, bundle.model(pixel_values=pixels, input_ids=ids[:, :-1]).logits[0].float()
+
+    ids, reference = logits(today)
+    spread = float(reference.max() - reference.min())
+    top_two = reference.topk(2).values
+    parts = []
+    for name, cache in caches.items():
+        found = logits(cache, ids)[1]
+        same = int((found.argmax(-1) == reference.argmax(-1)).sum())
+        largest = float((found - reference).abs().max())
+        parts.append(f"{name}: largest difference {largest:.3f}, same top token at {same} of {len(reference)}")
+    return (
+        "Next-token logits against float32's, teacher-forced on today's caption (logits span "
+        f"{spread:.2f}; the closest top two are {float((top_two[:, 0] - top_two[:, 1]).min()):.3f} apart): "
+        + "; ".join(parts)
+        + "."
     )
-    return Section("BLIP-base caption, 20 tokens, greedy", FLOORS["caption"], variants, words)
 
 
 def clip(fp32: ModelCache, bf16: ModelCache, aot: bool, _side: int) -> Section:
