@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from fusion.messages import Message
+
 if TYPE_CHECKING:
     from fusion.config import Settings
 
@@ -45,7 +47,13 @@ class Int8Linear(torch.nn.Module):
         super().__init__()
         self.out_features, self.in_features = weight.shape
         if not fits_the_kernel(self.in_features):
-            raise ValueError(f"int8 layers take a multiple of {INPUT_MULTIPLE} inputs, not {self.in_features}")
+            raise ValueError(
+                Message(
+                    "Int8 layers take a multiple of {multiple} inputs, not {width}.",
+                    multiple=INPUT_MULTIPLE,
+                    width=self.in_features,
+                )
+            )
         full = weight.detach().to(torch.float32)
         # Rounded to the activations' dtype before the weights are divided by them: what the kernel multiplies by.
         scales = (full.abs().amax(dim=1).clamp(min=torch.finfo(weight.dtype).tiny) / 127).to(weight.dtype)

@@ -58,7 +58,7 @@ def test_rounding_moves_each_weight_by_at_most_half_a_step_of_its_row() -> None:
 
 @pytest.mark.parametrize("in_features", [37, 40, 8])
 def test_widths_the_kernel_cannot_take_are_refused(in_features: int) -> None:
-    with pytest.raises(ValueError, match="multiple of 16"):
+    with pytest.raises(ValueError, match="a multiple of 16 inputs"):
         Int8Linear.from_linear(_linear(in_features, 32))
 
 
