@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fusion import acceleration, quantization
+from fusion import acceleration
 from fusion.messages import Message
 
 if TYPE_CHECKING:
@@ -148,6 +148,13 @@ def _load_hook(key: str, first: Callable[[Any, Settings], None] | None = None) -
     return prepare
 
 
+def _int8_text_decoder(bundle: ModelBundle, settings: Settings) -> None:
+    """BLIP's text decoders with int8 weights where they pay (``fusion/quantization.py``, which imports torch)."""
+    from fusion import quantization
+
+    quantization.prepare_text_decoder(bundle, settings)
+
+
 _TRANSFORMERS_FILES = ("*.json", "*.txt", "*.safetensors")
 _PIPELINE_FILES = (
     "model_index.json",
@@ -166,7 +173,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.blip:build_caption",
             int(0.47 * GB),
             _TRANSFORMERS_FILES,
-            prepare=_load_hook("caption", quantization.prepare_text_decoder),
+            prepare=_load_hook("caption", _int8_text_decoder),
         ),
         ModelSpec(
             "caption-large",
@@ -175,7 +182,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.blip:build_caption",
             int(0.94 * GB),
             _TRANSFORMERS_FILES,
-            prepare=_load_hook("caption-large", quantization.prepare_text_decoder),
+            prepare=_load_hook("caption-large", _int8_text_decoder),
         ),
         ModelSpec(
             "vqa",
@@ -184,7 +191,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion.tiny.blip:build_vqa",
             int(0.77 * GB),
             _TRANSFORMERS_FILES,
-            prepare=_load_hook("vqa", quantization.prepare_text_decoder),
+            prepare=_load_hook("vqa", _int8_text_decoder),
         ),
         ModelSpec(
             "clip",
