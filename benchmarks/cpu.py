@@ -13,7 +13,9 @@ other jobs stretch wall time (OpenMP threads that wait for a core spin, so CPU t
 Each row says how much its output differs from today's: the largest and mean pixel difference in 8-bit levels,
 how many caption words differ, how many top labels differ and the largest score difference. With random
 weights these differences measure rounding, not quality; TAESD against the full VAE is two unrelated random
-decoders here, so its quality cost cannot be measured without the real weights.
+decoders here, so its quality cost cannot be measured without the real weights. Words are coarse: the caption
+section also compares the next-token logits of the bfloat16 and int8 text decoders with float32's on today's
+caption (teacher-forced).
 
 AoT rows use packages from :mod:`fusion.precompile` (built on the first run into ``--compiled-dir``, compile
 time reported apart).
