@@ -20,12 +20,15 @@ caption (teacher-forced).
 AoT rows use packages from :mod:`fusion.precompile` (built on the first run into ``--compiled-dir``, compile
 time reported apart).
 
+``--ceiling`` measures instead how far SD-Turbo's full-VAE image is from this CPU's arithmetic: the FLOPs of a UNet
+step and a VAE decode, their bfloat16 times (contiguous and channels-last memory) and the rate that makes.
+
 ``--waiting`` times instead how torch's OpenMP threads wait: a bfloat16 BLIP-base caption in fresh processes with
 two threads as they come (GNU OpenMP spins while it waits), two threads with ``OMP_WAIT_POLICY=PASSIVE`` (which
 OpenMP reads once, when torch loads it), and one thread, in turn.
 
     python benchmarks/cpu.py [--sections sd-turbo caption clip] [--rounds N] [--compiled-dir DIR] [--no-aot]
-                             [--waiting] [--out FILE]
+                             [--waiting] [--ceiling] [--out FILE]
 """
 
 from __future__ import annotations
@@ -53,9 +56,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._random_weights import random_weight_spec
 from benchmarks._report import write_section
+from benchmarks._timing import median_ms
 from benchmarks.captioning import blip_base_bundle
 from benchmarks.classification import clip_b32_bundle
-from benchmarks.generation import real_registry
+from benchmarks.generation import real_pipeline, real_registry
 from fusion import captioning, compiled, generation, precompile
 from fusion.cache import ModelCache
 from fusion.captioning import CaptionOptions
@@ -371,6 +375,44 @@ def waiting(rounds: int) -> list[str]:
     return [*lines, ""]
 
 
+def ceiling(rounds: int, side: int) -> list[str]:
+    """How far SD-Turbo's full-VAE image is from this CPU's arithmetic: the FLOPs of one UNet step and one VAE decode
+    (torch's ``FlopCounterMode``), their bfloat16 times in contiguous and channels-last memory, and the rate they
+    reach, beside a 577x768 by 768x3072 bfloat16 matrix product's (one of BLIP's vision MLP layers)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    pipe = real_pipeline("sd-turbo", torch.device("cpu"), torch.bfloat16)
+    latents = torch.randn(1, 4, side // 8, side // 8, dtype=torch.bfloat16)
+    prompt = torch.randn(1, 77, pipe.text_encoder.config.hidden_size, dtype=torch.bfloat16)
+    calls: dict[str, Callable[[torch.Tensor], Any]] = {
+        "UNet, one step": lambda x: pipe.unet(x, 999, encoder_hidden_states=prompt),
+        "VAE decode": lambda x: pipe.vae.decode(x),
+    }
+    activations, weights = torch.randn(577, 768, dtype=torch.bfloat16), torch.randn(3072, 768, dtype=torch.bfloat16)
+    product_ms = median_ms(lambda: torch.nn.functional.linear(activations, weights), max(rounds, 5))
+    lines = [
+        f"bfloat16, {side}², {torch.get_num_threads()} threads; medians of {rounds} calls after one untimed. A "
+        f"577x768 by 768x3072 matrix product: {2 * 577 * 768 * 3072 / product_ms / 1e6:.0f} GFLOP/s.",
+        "",
+        "| component | TFLOP | contiguous | channels-last | GFLOP/s (faster of the two) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, call in calls.items():
+        with FlopCounterMode(display=False) as counter:
+            call(latents)
+        flops = counter.get_total_flops()
+        times = []
+        for layout in (torch.contiguous_format, torch.channels_last):
+            pipe.unet.to(memory_format=layout)
+            pipe.vae.to(memory_format=layout)
+            laid_out = latents.contiguous(memory_format=layout)
+            times.append(median_ms(lambda laid_out=laid_out, call=call: call(laid_out), rounds) / 1000)
+        lines.append(
+            f"| {name} | {flops / 1e12:.2f} | {times[0]:.2f} s | {times[1]:.2f} s | {flops / min(times) / 1e9:.0f} |"
+        )
+    return [*lines, ""]
+
+
 def caption_child(threads: int | None) -> None:
     """One process of :func:`waiting`: a bfloat16 BLIP-base caption, one untimed and five timed."""
     import json
@@ -399,6 +441,7 @@ def main() -> None:
     parser.add_argument("--no-aot", action="store_true", help="skip the AoT package rows (no compiling)")
     parser.add_argument("--tiny", action="store_true", help="smoke run on the tiny twins at 64² (numbers mean nothing)")
     parser.add_argument("--waiting", action="store_true", help="time how OpenMP threads wait (BLIP caption)")
+    parser.add_argument("--ceiling", action="store_true", help="SD-Turbo's FLOPs against this CPU's rate (bfloat16)")
     parser.add_argument("--caption-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -411,6 +454,13 @@ def main() -> None:
         print(text)
         title = f"OpenMP waiting, CPU ({os.cpu_count()} cores)"
         return write_section(args.out, title, f"## {title}\n\n{text}\n", heading="CPU tier benchmark (issue 19)")
+    if args.ceiling:
+        text = "\n".join(ceiling(args.rounds, 64 if args.tiny else 512))
+        print(text)
+        title = "Arithmetic ceiling: SD-Turbo in bfloat16"
+        if not args.tiny:
+            write_section(args.out, title, f"## {title}\n\n{text}\n", heading="CPU tier benchmark (issue 19)")
+        return None
     aot = not args.no_aot
     lines = [
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores "

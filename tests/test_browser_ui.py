@@ -280,9 +280,19 @@ def test_a_generation_reads_as_a_card_and_a_new_run_empties_the_last_one(page) -
     expect(parameters).to_be_hidden()
     page.locator("#generation-raw button.label-wrap").click()
     expect(parameters).to_have_value(re.compile(r"Steps: 2, Sampler: DPM\+\+ 2M, .*Size: 256x256"))
+    # All of it at once, before the new run's result arrives: checked after every change of the page (polling by
+    # frame missed the moment on a loaded machine, where the run's first update followed within a frame).
+    page.evaluate(
+        f"""() => {{
+            window.fusionCleared = false;
+            const observer = new MutationObserver(() => {{
+                if ({CLEARED_JS}) {{ window.fusionCleared = true; observer.disconnect(); }}
+            }});
+            observer.observe(document.body, {{subtree: true, childList: true, attributes: true, characterData: true}});
+        }}"""
+    )
     page.locator("#generation-run").click()
-    # All of it at once (polled every frame), before the new run's result arrives.
-    page.wait_for_function(f"() => {CLEARED_JS}", timeout=2_000)
+    page.wait_for_function(f"() => window.fusionCleared === true || ({CLEARED_JS})", timeout=2_000)
     expect(card).to_be_visible(timeout=WAIT_S * 1000)
     expect(page.locator("#generation-gallery img").first).to_be_visible()
 
