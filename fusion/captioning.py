@@ -23,7 +23,7 @@ from PIL import Image
 from fusion import compiled, static_greedy
 from fusion.images import load as load_image
 from fusion.messages import Message
-from fusion.numbers import clamped, finite_number, whole_number
+from fusion.numbers import clamped, finite_number, one_of, whole_number
 
 if TYPE_CHECKING:
     from fusion.cache import ModelCache
@@ -144,22 +144,8 @@ def validate_caption_options(options: CaptionOptions) -> tuple[CaptionOptions, t
     Unknown models or modes, non-numbers and impossible seeds are refused with a ValueError; everything else
     is clamped to :data:`CAPTION_BOUNDS` or made consistent with the decoding mode.
     """
-    if not isinstance(options.model, str) or options.model not in CAPTION_MODEL_KEYS:
-        raise ValueError(
-            Message(
-                "Unknown caption model {model!r}: choose one of {choices}.",
-                model=options.model,
-                choices=", ".join(CAPTION_MODEL_KEYS),
-            )
-        )
-    if not isinstance(options.mode, str) or options.mode not in DECODING_MODES:
-        raise ValueError(
-            Message(
-                "Unknown decoding mode {mode!r}: choose one of {choices}.",
-                mode=options.mode,
-                choices=", ".join(DECODING_MODES),
-            )
-        )
+    one_of(options.model, CAPTION_MODEL_KEYS, "caption model")
+    one_of(options.mode, DECODING_MODES, "decoding mode")
     if not isinstance(options.prefix, str):
         raise ValueError(Message("The prefix must be text, got {kind}.", kind=type(options.prefix).__name__))
     seed = whole_number(options.seed, "seed")

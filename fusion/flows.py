@@ -32,6 +32,7 @@ from fusion import captioning, features, generation
 from fusion.classification import embeddings, zeroshot
 from fusion.features.core import check_image
 from fusion.messages import Message
+from fusion.numbers import one_of
 
 if TYPE_CHECKING:
     from fusion.cache import ModelCache
@@ -167,14 +168,7 @@ class EdgeSettings:
 
 def control_map(image: np.ndarray, edges: EdgeSettings = EdgeSettings()) -> np.ndarray:
     """The edge map of ``image`` as RGB uint8 (white edges on black): ControlNet-Canny's input format."""
-    if edges.operation not in EDGE_OPERATIONS:
-        raise ValueError(
-            Message(
-                "{operation!r} is not an edge operation; choose one of: {choices}.",
-                operation=edges.operation,
-                choices=", ".join(EDGE_OPERATIONS),
-            )
-        )
+    one_of(edges.operation, EDGE_OPERATIONS, "edge operation")
     own = features.params_for(edges.operation, edges.params)
     edge_image = features.run_operation(image, edges.operation, **own).image
     return edge_image if edge_image.ndim == 3 else np.repeat(edge_image[:, :, None], 3, axis=2)

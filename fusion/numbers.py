@@ -2,12 +2,14 @@
 
 Widgets and API clients send numbers as floats, integers, numeric strings, empty strings or ``None``; JSON also
 allows integers far beyond a float's range. Each reader here either returns a number a caller can use or raises a
-``ValueError`` that names the field. Clamping into a documented range is also here, with the notice that says so.
+``ValueError`` that names the field. Clamping into a documented range is also here, with the notice that says so,
+and the one check of a named choice (a model, a scheduler, a mode) against the values it may take.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any, TypeVar
 
 from fusion.messages import Message
@@ -96,3 +98,15 @@ def clamped(value: N, low: N, high: N, what: str, notices: list[str]) -> N:
 def shown(value: float) -> str:
     """A number as a message shows it: ``5`` rather than ``5.0``, ``0.25`` as it is."""
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def one_of(value: Any, choices: Collection[str], what: str) -> str:
+    """``value`` if it is one of ``choices``, else a ``ValueError`` that lists them (``what``: "scheduler",
+    "caption model", ..., an entry of the translation catalogues)."""
+    if isinstance(value, str) and value in choices:
+        return value
+    raise ValueError(
+        Message(
+            "Unknown {what} {value!r}; choose one of: {choices}.", what=what, value=value, choices=", ".join(choices)
+        )
+    )

@@ -458,7 +458,7 @@ ERRORS: list[tuple[str, Callable[[Path], str]]] = [
         lambda _: _error(lambda: features.run_operation(PHOTO, "Grayscale", canny_low=3)),
     ),
     (
-        "Unknown caption model {model!r}: choose one of {choices}.",
+        "Unknown {what} {value!r}; choose one of: {choices}.",
         lambda _: _error(lambda: validate_caption_options(CaptionOptions(model="huge"))),  # type: ignore[arg-type]
     ),
     (
@@ -466,7 +466,7 @@ ERRORS: list[tuple[str, Callable[[Path], str]]] = [
         lambda _: _error(lambda: require_question("  ")),
     ),
     (
-        "Unknown generation model {model!r}; choose one of: {choices}.",
+        "Unknown {what} {value!r}; choose one of: {choices}.",
         lambda _: _error(
             lambda: generation.normalise_options(generation.GenerationOptions(model="sdxl"), native_size=512)
         ),

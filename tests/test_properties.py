@@ -34,6 +34,7 @@ from fusion.classification import labels as label_parsing
 from fusion.classification import zeroshot
 from fusion.features import OPERATIONS, FeatureResult, ParamSpec
 from fusion.generation import GenerationOptions
+from fusion.numbers import one_of
 from fusion.ui.common import reports_errors
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "chelsea.png"
@@ -259,6 +260,18 @@ def test_handcrafted_vector(image: np.ndarray, options: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------------------------------------ captioning
 CAPTION_FIELDS = [f.name for f in captioning.fields(captioning.CaptionOptions)]
+
+
+@given(value=st.none() | st.integers() | st.text(max_size=12) | st.lists(st.text(max_size=3), max_size=2))
+def test_a_named_choice_is_returned_or_refused_with_the_choices(value: Any) -> None:
+    """Anything an API client sends for a model, scheduler or mode: one of the choices comes back as it is; anything
+    else, hashable or not, is refused with a message that lists them."""
+    choices = {"Euler": 1, "DDIM": 2}
+    if value in ("Euler", "DDIM"):
+        assert one_of(value, choices, "scheduler") == value
+        return
+    with pytest.raises(ValueError, match=r"^Unknown scheduler .+; choose one of: Euler, DDIM\.$"):
+        one_of(value, choices, "scheduler")
 
 
 @given(

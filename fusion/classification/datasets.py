@@ -29,6 +29,7 @@ import numpy as np
 
 from fusion import images
 from fusion.messages import Message
+from fusion.numbers import one_of
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 #: Limits on what a user's zip may unpack to (a guard against zip bombs and accidental huge uploads).
@@ -295,13 +296,4 @@ OFFLINE_DATASETS: dict[str, Callable[[], Split]] = {"digits": digits, "faces": f
 
 
 def offline_dataset(name: str) -> Split:
-    try:
-        return OFFLINE_DATASETS[name]()
-    except KeyError:
-        raise ValueError(
-            Message(
-                "Unknown offline dataset {name!r}; choose one of {choices}.",
-                name=name,
-                choices=", ".join(OFFLINE_DATASETS),
-            )
-        ) from None
+    return OFFLINE_DATASETS[one_of(name, OFFLINE_DATASETS, "offline dataset")]()

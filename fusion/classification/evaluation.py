@@ -32,6 +32,7 @@ from fusion.classification.head import (
 )
 from fusion.classification.hybrid import HeadOptions, clip_prior, extract_features
 from fusion.messages import Message
+from fusion.numbers import one_of
 
 HEADS = ("classical", "zero-shot", "linear probe", "fused")
 CLIP_HEADS = ("zero-shot", "linear probe", "fused")
@@ -151,12 +152,7 @@ def _predictors(
     predictors: dict[str, tuple[Predictor, str]] = {}
     notices = []
     for name in heads:
-        if name not in HEADS:
-            raise ValueError(Message(
-                "Unknown head {name!r}; choose from {choices}.",
-                name=name,
-                choices=", ".join(HEADS),
-            ))
+        one_of(name, HEADS, "head")
         if name in CLIP_HEADS and prior is None:
             notices.append(Message("Skipped {name}: it needs CLIP.", name=name))
             continue

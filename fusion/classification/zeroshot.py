@@ -28,6 +28,7 @@ from fusion.classification import embeddings
 from fusion.classification.labels import DEFAULT_TEMPLATES, parse_labels
 from fusion.features.core import check_image
 from fusion.messages import Message
+from fusion.numbers import one_of
 
 ScoreMode = Literal["softmax", "independent"]
 SCORE_MODES: tuple[ScoreMode, ...] = ("softmax", "independent")
@@ -46,14 +47,7 @@ class ZeroShotOptions:
     model_key: str = "clip"
 
     def __post_init__(self) -> None:
-        if self.mode not in SCORE_MODES:
-            raise ValueError(
-                Message(
-                    "Unknown scoring mode {mode!r}; choose one of {choices}.",
-                    mode=self.mode,
-                    choices=", ".join(SCORE_MODES),
-                )
-            )
+        one_of(self.mode, SCORE_MODES, "scoring mode")
         if not self.templates:
             raise ValueError("Give at least one prompt template, for example: a photo of a {}.")
         if not isinstance(self.threshold, numbers.Real):

@@ -16,7 +16,7 @@ import numpy as np
 from fusion.features import colour, edges, keypoints, matching, preprocess, texture, threshold
 from fusion.features.core import FeatureResult, Operation, ParamSpec, ParamValue
 from fusion.messages import Message
-from fusion.numbers import finite_number, shown
+from fusion.numbers import finite_number, one_of, shown
 
 #: Every operation, in the dropdown's order: each module of an operation group declares its own (``OPERATIONS``
 #: at its end, beside the functions), this one only collects them.
@@ -114,12 +114,7 @@ def coerce_param(spec: ParamSpec, value: object) -> ParamValue:
 
 def get_operation(name: str) -> Operation:
     """The registered operation called `name`, or a ValueError listing the valid names."""
-    try:
-        return OPERATIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            Message("Unknown operation {name!r}; choose one of: {choices}.", name=name, choices=", ".join(OPERATIONS))
-        ) from None
+    return OPERATIONS[one_of(name, OPERATIONS, "operation")]
 
 
 def validate_params(operation: str, params: Mapping[str, object]) -> dict[str, ParamValue]:

@@ -28,6 +28,7 @@ from fusion.numbers import (
     clamped,
     finite_number,
     number_or,
+    one_of,
     optional_number,
     optional_whole_number,
     whole_number,
@@ -119,16 +120,7 @@ class GenerationOptions:
 
 def get_preset(model: str) -> ModelPreset:
     """The preset of a generation model key, or a ValueError that lists them."""
-    try:
-        return MODELS[model]
-    except KeyError:
-        raise ValueError(
-            Message(
-                "Unknown generation model {model!r}; choose one of: {choices}.",
-                model=model,
-                choices=", ".join(MODELS),
-            )
-        ) from None
+    return MODELS[one_of(model, MODELS, "generation model")]
 
 
 # ------------------------------------------------------------------------------------------------ raw values
@@ -199,14 +191,7 @@ def check_options(options: GenerationOptions) -> tuple[GenerationOptions, tuple[
     prompt = _text(options.prompt, "prompt")
     negative_prompt = _text(options.negative_prompt, "negative prompt")
     scheduler = check_scheduler(options.scheduler)
-    if options.decoder not in DECODERS:
-        raise ValueError(
-            Message(
-                "Unknown decoder {decoder!r}; choose one of: {choices}.",
-                decoder=options.decoder,
-                choices=", ".join(DECODERS),
-            )
-        )
+    one_of(options.decoder, DECODERS, "decoder")
     steps = options.steps
     if steps is not None:
         steps = clamped(whole_number(steps, "Steps"), 1, preset.max_steps, "Steps", notices)
@@ -309,31 +294,18 @@ def _seed(seed: int, notices: list[str]) -> int:
 
 def _side(value: float, what: str, notices: list[str]) -> int:
     """A width or height rounded to a multiple of 8 and clamped to the allowed range, with a notice if it moved."""
-    number = finite_number(value, what)
-    rounded = _rounded_side(number)
-    low, high = SIZE_RANGE
-    if rounded != number:
-        if low <= number <= high:
-            notices.append(
-                Message(
-                    "{what} {value:g} is not a multiple of {multiple}; using {used}.",
-                    what=what,
-                    value=number,
-                    multiple=SIZE_MULTIPLE,
-                    used=rounded,
-                )
+    inside = clamped(finite_number(value, what), *SIZE_RANGE, what, notices)
+    rounded = _rounded_side(inside)
+    if rounded != inside:
+        notices.append(
+            Message(
+                "{what} {value:g} is not a multiple of {multiple}; using {used}.",
+                what=what,
+                value=inside,
+                multiple=SIZE_MULTIPLE,
+                used=rounded,
             )
-        else:
-            notices.append(
-                Message(
-                    "{what} {value:g} is outside {low}-{high}; using {used}.",
-                    what=what,
-                    value=number,
-                    low=low,
-                    high=high,
-                    used=rounded,
-                )
-            )
+        )
     return rounded
 
 

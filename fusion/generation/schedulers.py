@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fusion.messages import Message
+from fusion.numbers import one_of
 
 #: The scheduler option's value for "the model's own" (see ``ModelPreset.scheduler``).
 DEFAULT_SCHEDULER = "default"
@@ -25,15 +25,7 @@ SCHEDULERS: dict[str, tuple[str, Mapping[str, Any]]] = {
 def check_scheduler(name: str | None) -> str:
     """A known scheduler name or :data:`DEFAULT_SCHEDULER` (for an empty one), else a ValueError that lists them."""
     scheduler = name or DEFAULT_SCHEDULER
-    if scheduler != DEFAULT_SCHEDULER and scheduler not in SCHEDULERS:
-        raise ValueError(
-            Message(
-                "Unknown scheduler {scheduler!r}; choose one of: {choices}.",
-                scheduler=scheduler,
-                choices=", ".join(SCHEDULERS),
-            )
-        )
-    return scheduler
+    return scheduler if scheduler == DEFAULT_SCHEDULER else one_of(scheduler, SCHEDULERS, "scheduler")
 
 
 def make_scheduler(name: str, base_config: Mapping[str, Any], overrides: Mapping[str, Any] = {}) -> Any:
